@@ -1,0 +1,98 @@
+import h5wasm from 'h5wasm/node';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+
+export interface H5Weight {
+  /** Keras weight name, e.g. `dense_1/kernel:0`. */
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
+export interface KerasH5 {
+  /** The HDF5 root attribute `model_config`, parsed. */
+  modelConfig: Record<string, unknown>;
+  kerasVersion: string;
+  kerasBackend: string;
+  /** Per layer, the weights in the order of the layer group's `weight_names` attribute. */
+  layerWeights: Map<string, H5Weight[]>;
+}
+
+export class ModelFileError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ModelFileError';
+  }
+}
+
+function attrString(value: unknown): string {
+  return typeof value === 'string' ? value : Array.isArray(value) ? String(value[0]) : String(value ?? '');
+}
+
+/** Reads a Keras 2.x HDF5 model file (architecture and weights) without Python. */
+export async function readKerasH5(file: string): Promise<KerasH5> {
+  await h5wasm.ready;
+  let f: InstanceType<typeof h5wasm.File>;
+  try {
+    f = new h5wasm.File(file, 'r');
+  } catch (err) {
+    throw new ModelFileError(`${file}: not a readable HDF5 file`, { cause: err });
+  }
+  try {
+    const rawConfig = f.attrs['model_config']?.value;
+    if (rawConfig === undefined) throw new ModelFileError(`${file}: no 'model_config' root attribute (not a Keras model file)`);
+    const modelConfig = JSON.parse(attrString(rawConfig)) as Record<string, unknown>;
+    const group = f.get('model_weights');
+    if (!(group instanceof h5wasm.Group)) throw new ModelFileError(`${file}: no 'model_weights' group`);
+    const layerNames = group.attrs['layer_names']?.value;
+    const names = (Array.isArray(layerNames) ? layerNames : group.keys()).map(String);
+    const layerWeights = new Map<string, H5Weight[]>();
+    for (const layer of names) {
+      const lg = group.get(layer);
+      if (!(lg instanceof h5wasm.Group)) throw new ModelFileError(`${file}: layer group '${layer}' missing`);
+      const wn = lg.attrs['weight_names']?.value;
+      const weightNames = Array.isArray(wn) ? wn.map(String) : [];
+      layerWeights.set(
+        layer,
+        weightNames.map((name) => {
+          const ds = lg.get(name);
+          if (!(ds instanceof h5wasm.Dataset)) throw new ModelFileError(`${file}: weight '${layer}/${name}' missing`);
+          return { name, shape: [...(ds.shape ?? [])], values: Float32Array.from(ds.value as ArrayLike<number>) };
+        }),
+      );
+    }
+    return {
+      modelConfig,
+      kerasVersion: attrString(f.attrs['keras_version']?.value),
+      kerasBackend: attrString(f.attrs['backend']?.value),
+      layerWeights,
+    };
+  } finally {
+    f.close();
+  }
+}
+
+/**
+ * The stored weights replace every initial value, so initializers are set to zeros: the Orthogonal
+ * initializer would otherwise run a QR decomposition per GRU kernel for nothing.
+ */
+function withZeroInitializers(node: unknown): unknown {
+  if (Array.isArray(node)) return node.map(withZeroInitializers);
+  if (node === null || typeof node !== 'object') return node;
+  return Object.fromEntries(
+    Object.entries(node).map(([k, v]) => [k, k.endsWith('_initializer') && v !== null ? { class_name: 'Zeros', config: {} } : withZeroInitializers(v)]),
+  );
+}
+
+/** Builds the TensorFlow.js graph of a Keras model config and sets every layer's weights. */
+export async function layersModelFromH5(h5: Pick<KerasH5, 'modelConfig' | 'layerWeights'>): Promise<tfl.LayersModel> {
+  const model = await tfl.models.modelFromJSON(withZeroInitializers(h5.modelConfig) as never);
+  for (const layer of model.layers) {
+    const weights = h5.layerWeights.get(layer.name) ?? [];
+    if (weights.length !== layer.weights.length) {
+      throw new ModelFileError(`layer '${layer.name}': the file has ${weights.length} weights, the graph expects ${layer.weights.length}`);
+    }
+    if (weights.length > 0) layer.setWeights(weights.map((w) => tf.tensor(w.values, w.shape, 'float32')));
+  }
+  return model;
+}

@@ -1,0 +1,70 @@
+/**
+ * The bucket layout, defined once for the worker, the local stack and the Pulumi program.
+ * Keys never start with "/"; prefixes end with "/".
+ */
+export const PREFIX = {
+  incoming: 'incoming/',
+  predictions: 'predictions/',
+  runs: 'runs/',
+  models: 'models/',
+  history: 'history/',
+  forecasts: 'forecasts/',
+} as const;
+
+/** Pointer to the model version in service: `{ "version": "<id>", "prefix": "models/<id>/" }`. */
+export const MODEL_POINTER_KEY = `${PREFIX.models}current.json`;
+
+/** Object names inside `runs/<run-id>/`. */
+export const RUN_FILE = {
+  preds: 'preds.csv',
+  forecast: 'forecast.csv',
+  manifest: 'manifest.json',
+  error: 'error.json',
+} as const;
+
+export const INPUT_SUFFIX = '.csv';
+
+/** True when a key is an upload that starts a run (`incoming/**.csv`). */
+export function isIncomingCsv(key: string): boolean {
+  return key.startsWith(PREFIX.incoming) && key.toLowerCase().endsWith(INPUT_SUFFIX) && key.length > PREFIX.incoming.length + INPUT_SUFFIX.length - 1;
+}
+
+/** `incoming/<path>.csv` -> `<path>`; throws for any other key. */
+export function incomingPath(key: string): string {
+  if (!isIncomingCsv(key)) throw new Error(`not an upload key (expected ${PREFIX.incoming}<path>${INPUT_SUFFIX}): ${JSON.stringify(key)}`);
+  return key.slice(PREFIX.incoming.length, key.length - INPUT_SUFFIX.length);
+}
+
+/** `incoming/<path>.csv` -> `predictions/<path>_preds.csv` (the frontend's readable name; it contains "preds"). */
+export function predictionsKey(incomingKey: string): string {
+  return `${PREFIX.predictions}${incomingPath(incomingKey)}_preds.csv`;
+}
+
+/** `incoming/<path>.csv` -> `predictions/<path>_forecast.csv`. */
+export function forecastKey(incomingKey: string): string {
+  return `${PREFIX.predictions}${incomingPath(incomingKey)}_forecast.csv`;
+}
+
+export function runPrefix(runId: string): string {
+  return `${PREFIX.runs}${runId}/`;
+}
+
+export function runKey(runId: string, file: keyof typeof RUN_FILE): string {
+  return `${runPrefix(runId)}${RUN_FILE[file]}`;
+}
+
+export function modelPrefix(version: string): string {
+  return `${PREFIX.models}${version}/`;
+}
+
+export function s3Url(bucket: string, key: string): string {
+  return `s3://${bucket}/${key}`;
+}
+
+/** What the team is given: where to upload, and where the frontend reads (for `crypto_test.csv`). */
+export function teamUrls(bucket: string, exampleUpload = 'crypto_test.csv'): { testUrl: string; predUrl: string } {
+  return {
+    testUrl: s3Url(bucket, PREFIX.incoming),
+    predUrl: s3Url(bucket, predictionsKey(`${PREFIX.incoming}${exampleUpload}`)),
+  };
+}
