@@ -1,0 +1,167 @@
+import { createHash } from 'node:crypto';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { parse } from 'fast-csv';
+import { InputFileError } from './errors.js';
+
+/** Columns the engine reads, found by name (SPEC §1); every other column is ignored and not validated. */
+export const REQUIRED_COLUMNS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'market'] as const;
+type Required = (typeof REQUIRED_COLUMNS)[number];
+const NUMERIC_COLUMNS = ['open', 'high', 'low', 'close', 'market'] as const;
+type NumericColumn = (typeof NUMERIC_COLUMNS)[number];
+
+export interface InputRow {
+  /** CSV record number, the header being record 1. */
+  row: number;
+  date: string;
+  open: number;
+  high: number;
+  low: number;
+  close: number;
+  market: number;
+  /** The input's own `open` text, copied to the output unchanged. */
+  openText: string;
+}
+
+/** Why a symbol cannot be predicted, located in the file. */
+export interface RowProblem {
+  row: number;
+  column: string;
+  reason: string;
+}
+
+export interface SymbolInput {
+  symbol: string;
+  /** Data rows of this symbol in the file, valid or not. */
+  rowCount: number;
+  /** Ascending by date once parsing is done; empty when the symbol has a problem. */
+  rows: InputRow[];
+  /** The first bad value found for this symbol, if any: the symbol is skipped, the rest go on. */
+  problem?: RowProblem;
+}
+
+export interface ParsedInput {
+  /** In order of first appearance in the file. */
+  symbols: SymbolInput[];
+  rows: number;
+  sha256: string;
+  bytes: number;
+}
+
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** Strict number parsing: `Number('')` is 0 and `Number('0x10')` is 16, neither is acceptable here. */
+export function parseDecimal(text: string): number | string {
+  const t = text.trim();
+  if (t === '') return 'empty value';
+  if (!DECIMAL.test(t)) return /^[+-]?(nan|inf(inity)?)$/i.test(t) ? `not a finite number: ${JSON.stringify(text)}` : `not a number: ${JSON.stringify(text)}`;
+  const v = Number(t);
+  return Number.isFinite(v) ? v : `not a finite number: ${JSON.stringify(text)}`;
+}
+
+export function parseIsoDate(text: string): string | { error: string } {
+  const t = text.trim();
+  const m = ISO_DATE.exec(t);
+  if (!m) return { error: t === '' ? 'empty value' : `not an ISO date (YYYY-MM-DD): ${JSON.stringify(text)}` };
+  const d = new Date(`${t}T00:00:00Z`);
+  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== t) return { error: `not a calendar date: ${JSON.stringify(text)}` };
+  return t;
+}
+
+function locateColumns(header: string[]): Record<Required, number> {
+  const names = header.map((h, i) => (i === 0 ? h.replace(/^\uFEFF/, '') : h).trim());
+  const found = {} as Record<Required, number>;
+  const missing: string[] = [];
+  for (const col of REQUIRED_COLUMNS) {
+    const at = names.flatMap((n, i) => (n === col ? [i] : []));
+    if (at.length > 1) throw new InputFileError(`header: column '${col}' appears ${at.length} times (positions ${at.map((i) => i + 1).join(', ')})`);
+    if (at.length === 0) missing.push(col);
+    else found[col] = at[0];
+  }
+  if (missing.length > 0) {
+    const shown = names.slice(0, 20).map((n) => JSON.stringify(n)).join(',');
+    throw new InputFileError(`header: required column${missing.length > 1 ? 's' : ''} ${missing.map((c) => `'${c}'`).join(', ')} missing (header is ${shown}${names.length > 20 ? ',...' : ''})`);
+  }
+  return found;
+}
+
+/**
+ * Reads an uploaded CSV as a stream (SPEC §1): columns by name, both layouts, BOM, CRLF and quoted fields.
+ * Structural problems throw `InputFileError`; a bad value marks only its symbol as skipped.
+ */
+export async function readInputCsv(source: Readable): Promise<ParsedInput> {
+  const hash = createHash('sha256');
+  let bytes = 0;
+  const tap = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk);
+      bytes += chunk.length;
+      done(null, chunk);
+    },
+  });
+  const bySymbol = new Map<string, SymbolInput>();
+  let cols: Record<Required, number> | undefined;
+  let record = 0;
+  let rows = 0;
+
+  const onRow = (cells: string[]): void => {
+    record += 1;
+    if (!cols) {
+      cols = locateColumns(cells);
+      return;
+    }
+    rows += 1;
+    const cell = (c: Required): string => cells[cols![c]] ?? '';
+    const symbol = cell('symbol').trim();
+    let entry = bySymbol.get(symbol);
+    if (!entry) {
+      entry = { symbol, rowCount: 0, rows: [] };
+      bySymbol.set(symbol, entry);
+    }
+    entry.rowCount += 1;
+    if (entry.problem) return;
+    const fail = (column: string, reason: string): void => {
+      entry!.problem = { row: record, column, reason };
+    };
+    if (symbol === '') return fail('symbol', 'empty value');
+    if (cells.length <= Math.max(...Object.values(cols))) {
+      return fail(REQUIRED_COLUMNS.find((c) => cells[cols![c]] === undefined) ?? 'symbol', `row has ${cells.length} cells, the header has more`);
+    }
+    const date = parseIsoDate(cell('date'));
+    if (typeof date !== 'string') return fail('date', date.error);
+    const values = {} as Record<NumericColumn, number>;
+    for (const c of NUMERIC_COLUMNS) {
+      const v = parseDecimal(cell(c));
+      if (typeof v === 'string') return fail(c, v);
+      values[c] = v;
+    }
+    entry.rows.push({ row: record, date, ...values, openText: cell('open').trim() });
+  };
+
+  const parser = parse({ headers: false, ignoreEmpty: true }).on('data', onRow);
+  try {
+    await pipeline(source, tap, parser);
+  } catch (err) {
+    if (err instanceof InputFileError) throw err;
+    throw new InputFileError(`not a readable CSV near record ${record + 1}: ${(err as Error).message}`, { cause: err });
+  }
+  if (!cols) throw new InputFileError('empty file: no header row');
+  if (rows === 0) throw new InputFileError('no data rows: the file has a header only, so there is nothing to predict');
+
+  for (const entry of bySymbol.values()) {
+    if (entry.problem) {
+      entry.rows = [];
+      continue;
+    }
+    entry.rows.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+    for (let i = 1; i < entry.rows.length; i++) {
+      if (entry.rows[i].date === entry.rows[i - 1].date) {
+        entry.problem = { row: entry.rows[i].row, column: 'date', reason: `duplicated date ${entry.rows[i].date} for this symbol (also at row ${entry.rows[i - 1].row})` };
+        entry.rows = [];
+        break;
+      }
+    }
+  }
+  return { symbols: [...bySymbol.values()], rows, sha256: hash.digest('hex'), bytes };
+}

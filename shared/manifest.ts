@@ -1,0 +1,73 @@
+import { createHash } from 'node:crypto';
+
+/** The S3 object a run read: enough to fetch exactly the same bytes again. */
+export interface RunInput {
+  bucket: string;
+  key: string;
+  /** Set where the bucket is versioned (AWS); the local S3 server has none. */
+  versionId: string | null;
+  etag: string;
+  sha256: string;
+  bytes: number;
+}
+
+export interface OutputObject {
+  key: string;
+  sha256: string;
+  bytes: number;
+}
+
+export type SymbolStatus =
+  | { symbol: string; status: 'ok'; rows: number; firstDate: string; lastDate: string }
+  | { symbol: string; status: 'skipped'; rows: number; reason: string; row?: number; column?: string };
+
+/** `runs/<run-id>/manifest.json`: what produced a prediction. Written last; its presence marks a complete run. */
+export interface RunManifest {
+  schema: 'crypto-open-fleet/run-manifest/1';
+  runId: string;
+  status: 'succeeded';
+  input: RunInput;
+  event: { eventTime: string; sequencer: string; eventName: string };
+  counts: { rows: number; symbols: number; predicted: number; skipped: number; predictionRows: number };
+  symbols: SymbolStatus[];
+  model: { version: string; sources: { h5: string; scaler: string }; kerasVersion: string };
+  features: { seqLen: number; featureColumns: string[]; mode: 'anchored' | 'integrated' };
+  code: { version: string };
+  worker: { id: string; host: string; receiveCount: number; backend: string; engine: string };
+  timings: Record<string, number>;
+  startedAt: string;
+  finishedAt: string;
+  /** The run's immutable copies and the replaced `predictions/...` objects, each with its sha256. */
+  outputs: { preds: OutputObject; forecast: OutputObject; predictions: OutputObject; predictionsForecast: OutputObject };
+}
+
+/** `runs/<run-id>/error.json`: why a run failed and whether SQS will retry it. */
+export interface RunError {
+  schema: 'crypto-open-fleet/run-error/1';
+  runId: string;
+  input: Partial<RunInput> & { bucket: string; key: string };
+  event?: { eventTime: string; sequencer: string; eventName: string };
+  error: { kind: 'invalid-input' | 'source-missing' | 'source-changed' | 'unsupported-command' | 'bad-message' | 'transient'; message: string; retryable: boolean };
+  worker: { id: string; receiveCount: number };
+  at: string;
+}
+
+export interface RunIdParts {
+  bucket: string;
+  key: string;
+  /** Object version where the bucket is versioned, else the ETag. */
+  versionOrEtag: string;
+  sequencer: string;
+  /** ISO event time: makes run folders sort by upload time. */
+  eventTime: string;
+}
+
+/**
+ * A redelivered message maps to the same run; a new upload of the same bytes (new sequencer) is a new run.
+ * Form: `<yyyymmddThhmmssZ>-<16 hex>`.
+ */
+export function runIdOf(p: RunIdParts): string {
+  const stamp = p.eventTime.replace(/[-:]/g, '').replace(/\.\d+/, '').replace(/Z?$/, 'Z');
+  const digest = createHash('sha256').update(JSON.stringify([p.bucket, p.key, p.versionOrEtag, p.sequencer])).digest('hex');
+  return `${stamp}-${digest.slice(0, 16)}`;
+}
