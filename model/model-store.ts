@@ -1,0 +1,294 @@
+import { createHash } from 'node:crypto';
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { initBackend } from './backend.js';
+import { layersModelFromH5, readKerasH5, type H5Weight } from './keras-h5.js';
+import { scalerSetFromPickle, scalersFromJson, scalersToJson } from './scalers.js';
+import type { LoadedModel, ModelMetadata } from './types.js';
+
+/**
+ * A model version is a folder (or, in S3, a key prefix) holding these files:
+ * - `model.json`: TensorFlow.js layers format, as tensorflowjs_converter writes it for a Keras HDF5 file
+ *   (Keras topology, weight names without the `:0` suffix, one weights file);
+ * - `weights.bin`: float32 little-endian weights in manifest order;
+ * - `scalers.json`: the per-symbol scalers and model_hypers (model/scalers.ts);
+ * - `metadata.json`: ModelMetadata; its `version` is derived from the three files above.
+ */
+export const MODEL_VERSION_FILES = ['model.json', 'weights.bin', 'scalers.json', 'metadata.json'] as const;
+/** The files whose bytes define the version id (metadata.json only describes them). */
+const HASHED_FILES = ['model.json', 'weights.bin', 'scalers.json'] as const;
+export const MODEL_FORMAT = 'tfjs-layers+scalers-json/1';
+const WEIGHTS_FILE = 'weights.bin';
+const IMPORTER = 'crypto-open-fleet model/import';
+/** Env var naming the model folder when no explicit option is given. */
+export const MODEL_DIR_ENV = 'MODEL_DIR';
+const SOURCE_FILES = { h5: 'model.h5', scaler: 'scaler.pkl' } as const;
+
+export class ModelStoreError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ModelStoreError';
+  }
+}
+
+/** A model version in memory: file name -> bytes, in MODEL_VERSION_FILES order. */
+export type ModelVersionFiles = ReadonlyMap<string, Buffer>;
+
+export interface PreparedModelVersion {
+  files: ModelVersionFiles;
+  metadata: ModelMetadata;
+}
+
+interface WeightSpec {
+  name: string;
+  shape: number[];
+  dtype: 'float32';
+}
+
+interface TfjsModelJson {
+  format: 'layers-model';
+  generatedBy: string;
+  convertedBy: string;
+  modelTopology: Record<string, unknown>;
+  weightsManifest: { paths: string[]; weights: WeightSpec[] }[];
+}
+
+const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
+
+function versionId(files: ModelVersionFiles): string {
+  const h = createHash('sha256');
+  for (const name of HASHED_FILES) h.update(`${name} ${sha256(files.get(name)!)}\n`);
+  return `v-${h.digest('hex').slice(0, 16)}`;
+}
+
+async function readSource(file: string, what: string): Promise<Buffer> {
+  try {
+    return await fs.readFile(file);
+  } catch (err) {
+    throw new ModelStoreError(`${what} ${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
+  }
+}
+
+/** Converts model.h5 + scaler.pkl into the files of a model version, without touching the disk. */
+export async function prepareModelVersion(h5File: string, scalerFile: string): Promise<PreparedModelVersion> {
+  const [h5Bytes, scalerBytes] = await Promise.all([readSource(h5File, 'model file'), readSource(scalerFile, 'scaler file')]);
+  const h5 = await readKerasH5(h5File);
+  const scalers = scalerSetFromPickle(scalerBytes, scalerFile);
+
+  const weights: WeightSpec[] = [];
+  const chunks: Buffer[] = [];
+  for (const [layer, layerWeights] of h5.layerWeights) {
+    for (const w of layerWeights) {
+      // The reader groups weights by this prefix, so the format relies on it.
+      if (!w.name.startsWith(`${layer}/`)) throw new ModelStoreError(`${h5File}: weight '${w.name}' of layer '${layer}' is not named '${layer}/...'`);
+      weights.push({ name: w.name.replace(/:0$/, ''), shape: w.shape, dtype: 'float32' });
+      chunks.push(Buffer.from(w.values.buffer, w.values.byteOffset, w.values.byteLength));
+    }
+  }
+  const modelJson: TfjsModelJson = {
+    format: 'layers-model',
+    generatedBy: `keras v${h5.kerasVersion}`,
+    convertedBy: IMPORTER,
+    modelTopology: { ...h5.modelConfig, keras_version: h5.kerasVersion, backend: h5.kerasBackend },
+    weightsManifest: [{ paths: [WEIGHTS_FILE], weights }],
+  };
+  const files = new Map<string, Buffer>([
+    ['model.json', Buffer.from(JSON.stringify(modelJson))],
+    [WEIGHTS_FILE, Buffer.concat(chunks)],
+    ['scalers.json', Buffer.from(scalersToJson(scalers))],
+  ]);
+  const metadata: ModelMetadata = {
+    version: versionId(files),
+    format: MODEL_FORMAT,
+    sources: {
+      h5: { file: path.basename(h5File), sha256: sha256(h5Bytes) },
+      scaler: { file: path.basename(scalerFile), sha256: sha256(scalerBytes) },
+    },
+    keras: { version: h5.kerasVersion, backend: h5.kerasBackend },
+    features: scalers.hypers,
+    symbols: [...scalers.symbols.keys()],
+    importedBy: IMPORTER,
+  };
+  files.set('metadata.json', Buffer.from(JSON.stringify(metadata, null, 2) + '\n'));
+  return { files, metadata };
+}
+
+function parseJson<T>(bytes: Buffer, where: string): T {
+  try {
+    return JSON.parse(bytes.toString('utf8')) as T;
+  } catch (err) {
+    throw new ModelStoreError(`${where}: not valid JSON`, { cause: err });
+  }
+}
+
+/** model.json + weights.bin -> per-layer weights, in the shape layersModelFromH5 takes. */
+function layerWeightsOf(modelJson: TfjsModelJson, weightsBin: Buffer, source: string): Map<string, H5Weight[]> {
+  if (typeof modelJson?.modelTopology !== 'object' || modelJson.modelTopology === null) throw new ModelStoreError(`${source}/model.json: no modelTopology`);
+  const manifest = modelJson.weightsManifest;
+  if (!Array.isArray(manifest) || manifest.length !== 1 || !Array.isArray(manifest[0].weights) || manifest[0].paths?.length !== 1 || manifest[0].paths[0] !== WEIGHTS_FILE) {
+    throw new ModelStoreError(`${source}/model.json: weightsManifest must be one group with paths ['${WEIGHTS_FILE}']`);
+  }
+  const byLayer = new Map<string, H5Weight[]>();
+  let offset = 0;
+  for (const spec of manifest[0].weights) {
+    if (spec.dtype !== 'float32') throw new ModelStoreError(`${source}/model.json: weight '${spec.name}' has dtype ${spec.dtype}, only float32 is supported`);
+    const bytes = spec.shape.reduce((a, b) => a * b, 1) * 4;
+    if (offset + bytes > weightsBin.length) throw new ModelStoreError(`${source}/${WEIGHTS_FILE}: ends before weight '${spec.name}' (${weightsBin.length} bytes)`);
+    // Copy: a Buffer's byteOffset need not be float-aligned.
+    const values = new Float32Array(weightsBin.buffer.slice(weightsBin.byteOffset + offset, weightsBin.byteOffset + offset + bytes));
+    offset += bytes;
+    const layer = spec.name.split('/')[0];
+    if (!byLayer.has(layer)) byLayer.set(layer, []);
+    byLayer.get(layer)!.push({ name: spec.name, shape: spec.shape, values });
+  }
+  if (offset !== weightsBin.length) throw new ModelStoreError(`${source}/${WEIGHTS_FILE}: ${weightsBin.length} bytes, the manifest describes ${offset}`);
+  return byLayer;
+}
+
+/** Builds a servable model from a version's files (e.g. as read from S3); checks them against the version id. */
+export async function loadModelVersionFromFiles(files: ModelVersionFiles, source = 'model version'): Promise<LoadedModel> {
+  const missing = MODEL_VERSION_FILES.filter((name) => !files.has(name));
+  if (missing.length > 0) throw new ModelStoreError(`${source}: not a model version, missing ${missing.join(', ')}`);
+  const metadata = parseJson<ModelMetadata>(files.get('metadata.json')!, `${source}/metadata.json`);
+  if (metadata?.format !== MODEL_FORMAT) {
+    throw new ModelStoreError(`${source}/metadata.json: format is ${JSON.stringify(metadata?.format)}, expected '${MODEL_FORMAT}'`);
+  }
+  const actual = versionId(files);
+  if (metadata.version !== actual) {
+    throw new ModelStoreError(`${source}: files do not match version ${JSON.stringify(metadata.version)} (their content gives ${actual})`);
+  }
+  const scalers = scalersFromJson(files.get('scalers.json')!.toString('utf8'), `${source}/scalers.json`);
+  const modelJson = parseJson<TfjsModelJson>(files.get('model.json')!, `${source}/model.json`);
+  const layerWeights = layerWeightsOf(modelJson, files.get(WEIGHTS_FILE)!, source);
+  const { class_name, config } = modelJson.modelTopology;
+  await initBackend();
+  let layers: tfl.LayersModel;
+  try {
+    layers = await layersModelFromH5({ modelConfig: { class_name, config }, layerWeights });
+  } catch (err) {
+    throw new ModelStoreError(`${source}/model.json: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  }
+
+  const expected = [null, scalers.hypers.seqLen, scalers.hypers.featCols.length];
+  const inputShape = layers.inputs[0]?.shape;
+  if (layers.inputs.length !== 1 || JSON.stringify(inputShape) !== JSON.stringify(expected)) {
+    layers.dispose();
+    throw new ModelStoreError(`${source}: the model's input shape is ${JSON.stringify(inputShape)}, the scalers' model_hypers need ${JSON.stringify(expected)}`);
+  }
+  return { metadata, scalers, layers };
+}
+
+/** Reads the files of a version folder, in MODEL_VERSION_FILES order (e.g. to upload them). */
+export async function listModelVersionFiles(dir: string): Promise<Map<string, Buffer>> {
+  const files = new Map<string, Buffer>();
+  const missing: string[] = [];
+  for (const name of MODEL_VERSION_FILES) {
+    try {
+      files.set(name, await fs.readFile(path.join(dir, name)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw new ModelStoreError(`${dir}/${name}: ${(err as Error).message}`, { cause: err });
+      missing.push(name);
+    }
+  }
+  if (missing.length > 0) throw new ModelStoreError(`${dir}: not a model version, missing ${missing.join(', ')}`);
+  return files;
+}
+
+export async function readModelVersion(dir: string): Promise<LoadedModel> {
+  return loadModelVersionFromFiles(await listModelVersionFiles(dir), dir);
+}
+
+/** Name of the first file whose bytes differ from `dir`'s copy, or undefined when all match. */
+async function firstDifference(dir: string, files: ModelVersionFiles): Promise<string | undefined> {
+  for (const [name, bytes] of files) {
+    const existing = await fs.readFile(path.join(dir, name)).catch(() => undefined);
+    if (!existing?.equals(bytes)) return name;
+  }
+  return undefined;
+}
+
+/**
+ * Writes a version folder atomically (temp folder, then rename). Content-addressed: writing the same
+ * files again is a no-op; different files under an existing folder are refused.
+ */
+export async function writeModelVersion(dir: string, files: ModelVersionFiles): Promise<void> {
+  const names = [...files.keys()];
+  if (names.length !== MODEL_VERSION_FILES.length || !MODEL_VERSION_FILES.every((n) => files.has(n))) {
+    throw new ModelStoreError(`writeModelVersion: files must be exactly ${MODEL_VERSION_FILES.join(', ')}; got ${names.join(', ')}`);
+  }
+  const refuseIfDifferent = async (): Promise<void> => {
+    const differs = await firstDifference(dir, files);
+    if (differs) throw new ModelStoreError(`${dir} already exists and its ${differs} differs from the one being written`);
+  };
+  if (await fs.stat(dir).then(() => true, () => false)) return refuseIfDifferent();
+
+  await fs.mkdir(path.dirname(dir), { recursive: true });
+  const tmp = await fs.mkdtemp(`${dir}.tmp-`);
+  try {
+    for (const [name, bytes] of files) await fs.writeFile(path.join(tmp, name), bytes);
+    await fs.chmod(tmp, 0o755); // mkdtemp makes it private
+    await fs.rename(tmp, dir);
+  } catch (err) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    // Another writer may have created the same version meanwhile.
+    if (['EEXIST', 'ENOTEMPTY'].includes((err as NodeJS.ErrnoException).code ?? '')) return refuseIfDifferent();
+    throw new ModelStoreError(`${dir}: cannot write the model version: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+/** Loads straight from model.h5 + scaler.pkl; the metadata is what importing them would record. */
+export async function loadModelFromSources(h5File: string, scalerFile: string): Promise<LoadedModel> {
+  const { files } = await prepareModelVersion(h5File, scalerFile);
+  return loadModelVersionFromFiles(files, `${h5File} + ${scalerFile}`);
+}
+
+export interface ResolveModelOptions {
+  /** An imported version folder (`--model`). */
+  model?: string;
+  /** `--h5` and `--scaler`: source files, used together. */
+  h5?: string;
+  scaler?: string;
+  env: NodeJS.ProcessEnv;
+  repoRoot: string;
+}
+
+async function assertFolder(dir: string, what: string): Promise<void> {
+  const stat = await fs.stat(dir).catch(() => undefined);
+  if (!stat) throw new ModelStoreError(`${what} ${dir} does not exist`);
+  if (!stat.isDirectory()) throw new ModelStoreError(`${what} ${dir} is not a folder`);
+}
+
+/** A folder holding either an imported version (metadata.json) or the team's model.h5 + scaler.pkl. */
+async function loadModelFolder(dir: string, what: string): Promise<LoadedModel> {
+  await assertFolder(dir, what);
+  const has = (name: string) => fs.stat(path.join(dir, name)).then((s) => s.isFile(), () => false);
+  if (await has('metadata.json')) return readModelVersion(dir);
+  const missing = [];
+  for (const name of Object.values(SOURCE_FILES)) if (!(await has(name))) missing.push(name);
+  if (missing.length > 0) {
+    throw new ModelStoreError(`${what} ${dir} holds neither an imported model version (no metadata.json) nor the source files (missing ${missing.join(', ')})`);
+  }
+  return loadModelFromSources(path.join(dir, SOURCE_FILES.h5), path.join(dir, SOURCE_FILES.scaler));
+}
+
+/**
+ * Finds the model to serve: `--model <dir>`, else `--h5` + `--scaler`, else MODEL_DIR,
+ * else `../shared/model_out` beside the repo.
+ */
+export async function resolveModel(opts: ResolveModelOptions): Promise<LoadedModel> {
+  if (opts.model !== undefined) {
+    if (opts.h5 !== undefined || opts.scaler !== undefined) throw new ModelStoreError('--model cannot be combined with --h5/--scaler');
+    const dir = path.resolve(opts.model);
+    await assertFolder(dir, '--model');
+    return readModelVersion(dir);
+  }
+  if (opts.h5 !== undefined || opts.scaler !== undefined) {
+    if (opts.h5 === undefined) throw new ModelStoreError('--scaler needs --h5 <model.h5> as well');
+    if (opts.scaler === undefined) throw new ModelStoreError('--h5 needs --scaler <scaler.pkl> as well');
+    return loadModelFromSources(path.resolve(opts.h5), path.resolve(opts.scaler));
+  }
+  const fromEnv = opts.env[MODEL_DIR_ENV];
+  if (fromEnv) return loadModelFolder(path.resolve(fromEnv), MODEL_DIR_ENV);
+  return loadModelFolder(path.resolve(opts.repoRoot, '../shared/model_out'), 'the default model folder');
+}
