@@ -260,35 +260,51 @@ async function assertFolder(dir: string, what: string): Promise<void> {
 }
 
 /** A folder holding either an imported version (metadata.json) or the team's model.h5 + scaler.pkl. */
-async function loadModelFolder(dir: string, what: string): Promise<LoadedModel> {
+async function modelFolderFiles(dir: string, what: string): Promise<ResolvedModelFiles> {
   await assertFolder(dir, what);
   const has = (name: string) => fs.stat(path.join(dir, name)).then((s) => s.isFile(), () => false);
-  if (await has('metadata.json')) return readModelVersion(dir);
+  if (await has('metadata.json')) return { files: await listModelVersionFiles(dir), source: dir };
   const missing = [];
   for (const name of Object.values(SOURCE_FILES)) if (!(await has(name))) missing.push(name);
   if (missing.length > 0) {
     throw new ModelStoreError(`${what} ${dir} holds neither an imported model version (no metadata.json) nor the source files (missing ${missing.join(', ')})`);
   }
-  return loadModelFromSources(path.join(dir, SOURCE_FILES.h5), path.join(dir, SOURCE_FILES.scaler));
+  return sourceFiles(path.join(dir, SOURCE_FILES.h5), path.join(dir, SOURCE_FILES.scaler));
+}
+
+async function sourceFiles(h5File: string, scalerFile: string): Promise<ResolvedModelFiles> {
+  return { files: (await prepareModelVersion(h5File, scalerFile)).files, source: `${h5File} + ${scalerFile}` };
+}
+
+export interface ResolvedModelFiles {
+  files: ModelVersionFiles;
+  /** Where they came from, for messages. */
+  source: string;
 }
 
 /**
- * Finds the model to serve: `--model <dir>`, else `--h5` + `--scaler`, else MODEL_DIR,
- * else `../shared/model_out` beside the repo.
+ * Finds the model to serve, as a version's files: `--model <dir>`, else `--h5` + `--scaler`, else
+ * MODEL_DIR, else `../shared/model_out` beside the repo.
  */
-export async function resolveModel(opts: ResolveModelOptions): Promise<LoadedModel> {
+export async function resolveModelFiles(opts: ResolveModelOptions): Promise<ResolvedModelFiles> {
   if (opts.model !== undefined) {
     if (opts.h5 !== undefined || opts.scaler !== undefined) throw new ModelStoreError('--model cannot be combined with --h5/--scaler');
     const dir = path.resolve(opts.model);
     await assertFolder(dir, '--model');
-    return readModelVersion(dir);
+    return { files: await listModelVersionFiles(dir), source: dir };
   }
   if (opts.h5 !== undefined || opts.scaler !== undefined) {
     if (opts.h5 === undefined) throw new ModelStoreError('--scaler needs --h5 <model.h5> as well');
     if (opts.scaler === undefined) throw new ModelStoreError('--h5 needs --scaler <scaler.pkl> as well');
-    return loadModelFromSources(path.resolve(opts.h5), path.resolve(opts.scaler));
+    return sourceFiles(path.resolve(opts.h5), path.resolve(opts.scaler));
   }
   const fromEnv = opts.env[MODEL_DIR_ENV];
-  if (fromEnv) return loadModelFolder(path.resolve(fromEnv), MODEL_DIR_ENV);
-  return loadModelFolder(path.resolve(opts.repoRoot, '../shared/model_out'), 'the default model folder');
+  if (fromEnv) return modelFolderFiles(path.resolve(fromEnv), MODEL_DIR_ENV);
+  return modelFolderFiles(path.resolve(opts.repoRoot, '../shared/model_out'), 'the default model folder');
+}
+
+/** `resolveModelFiles`, loaded and ready to serve. */
+export async function resolveModel(opts: ResolveModelOptions): Promise<LoadedModel> {
+  const { files, source } = await resolveModelFiles(opts);
+  return loadModelVersionFromFiles(files, source);
 }

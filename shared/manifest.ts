@@ -37,8 +37,11 @@ export interface RunManifest {
   timings: Record<string, number>;
   startedAt: string;
   finishedAt: string;
-  /** The run's immutable copies and the replaced `predictions/...` objects, each with its sha256. */
-  outputs: { preds: OutputObject; forecast: OutputObject; predictions: OutputObject; predictionsForecast: OutputObject };
+  /**
+   * The run's immutable copies and the `predictions/...` objects it replaced, each with its sha256.
+   * `published` is null when a newer upload of the same key had arrived, whose run owns `predictions/...`.
+   */
+  outputs: { preds: OutputObject; forecast: OutputObject; published: { preds: OutputObject; forecast: OutputObject } | null };
 }
 
 /** `runs/<run-id>/error.json`: why a run failed and whether SQS will retry it. */

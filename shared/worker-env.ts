@@ -16,6 +16,14 @@ export const WORKER_ENV = {
   /** Set by ECS on Fargate; enables task scale-in protection while a message is held. */
   ecsAgentUri: 'ECS_AGENT_URI',
   logLevel: 'LOG_LEVEL',
+  /** The queue's redrive maxReceiveCount, so the last attempt can leave an error record. */
+  maxReceiveCount: 'MAX_RECEIVE_COUNT',
+  /** Graceful stop budget in seconds; keep below the ECS task definition's stopTimeout. */
+  stopTimeoutSeconds: 'STOP_TIMEOUT_SECONDS',
+  waitTimeSeconds: 'WAIT_TIME_SECONDS',
+  /** `anchored` (default) or `integrated`. */
+  predictionMode: 'PREDICTION_MODE',
+  workerId: 'WORKER_ID',
 } as const;
 
 /** Defaults shared by the queue definition (infra) and the consumer (worker). */
@@ -24,6 +32,26 @@ export const QUEUE_DEFAULTS = {
   visibilityTimeoutSeconds: 90,
   waitTimeSeconds: 20,
   maxReceiveCount: 3,
-  /** ECS allows at most 120 s on Fargate; the worker exits well inside it. */
+  /** The ECS task's stopTimeout (Fargate allows at most 120 s). */
   stopTimeoutSeconds: 60,
+  /** The worker's own budget: it hands an unfinished message back and exits inside the task's stopTimeout. */
+  workerStopSeconds: 45,
+} as const;
+
+/**
+ * Names of the Pulumi stack's outputs (`pulumi stack output --json`), read by every command run with `--target aws`.
+ */
+export const STACK_OUTPUT = {
+  testUrl: 'test_url',
+  predUrl: 'pred_url',
+  bucket: 'bucket_name',
+  queueUrl: 'queue_url',
+  dlqUrl: 'dlq_url',
+  region: 'region',
+  cluster: 'cluster_name',
+  service: 'service_name',
+  repositoryUrl: 'repository_url',
+  imageRef: 'image_ref',
+  teamPolicyArn: 'team_policy_arn',
+  alarmTopicArn: 'alarm_topic_arn',
 } as const;

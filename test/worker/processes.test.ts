@@ -1,0 +1,103 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { runKey } from '../../shared/layout.js';
+import type { RunError, RunManifest } from '../../shared/manifest.js';
+import { writeTwentySymbolFile } from '../bench/inference-bench.js';
+import { eventually, peekDlq, queueCounts, readJson, runsWith, spawnWorker, startFleet, upload, type TestFleet, type WorkerProcess } from '../helpers/fleet.js';
+import { shared } from '../helpers/paths.js';
+
+const TEST_CSV = fs.readFileSync(shared('data/crypto_test.csv'));
+
+describe('worker processes on the embedded stack', function () {
+  let fleet: TestFleet;
+  const workers: WorkerProcess[] = [];
+  const spawn = (id: string, env: Record<string, string> = {}) => {
+    const w = spawnWorker(fleet, id, env);
+    workers.push(w);
+    return w;
+  };
+
+  beforeEach(async () => {
+    fleet = await startFleet({ visibilityTimeoutSeconds: 3, maxReceiveCount: 3 });
+  });
+  afterEach(async () => {
+    for (const w of workers.splice(0)) if (w.child.exitCode === null && w.child.signalCode === null) (w.child.kill('SIGKILL'), await w.exited);
+    await fleet.close();
+  });
+
+  it('completes on another worker a run whose worker was SIGKILLed mid-run', async () => {
+    const big = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'big-')), 'history20.csv');
+    await writeTwentySymbolFile(big);
+    const a = spawn('worker-a');
+    await a.waitForLog((l) => l.event === 'worker.polling');
+    await upload(fleet, 'incoming/history20.csv', fs.readFileSync(big));
+    const started = await a.waitForLog((l) => l.event === 'run.started');
+    a.child.kill('SIGKILL');
+    await a.exited;
+    const runId = String(started.runId);
+    expect(await fleet.objects.exists(runKey(runId, 'manifest')), 'killed before its manifest').to.equal(false);
+
+    const b = spawn('worker-b');
+    const m = await eventually(async () => ((await fleet.objects.exists(runKey(runId, 'manifest'))) ? readJson<RunManifest>(fleet, runKey(runId, 'manifest')) : undefined), 'worker-b to finish the run', 60_000, 200);
+    expect(m.worker.id).to.equal('worker-b');
+    expect(m.worker.receiveCount).to.equal(2);
+    expect(m.counts.predicted).to.equal(20);
+    await b.waitForLog((l) => l.event === 'message.done');
+    expect(await peekDlq(fleet)).to.have.length(0);
+  });
+
+  it('moves a message that always fails to the DLQ after maxReceiveCount, leaving an error record', async () => {
+    spawn('worker-broken', { MODEL_POINTER_KEY: 'models/no-such-pointer.json' });
+    const key = 'incoming/never.csv';
+    await upload(fleet, key, TEST_CSV);
+    const dead = await eventually(async () => (await peekDlq(fleet))[0], 'the message in the DLQ', 60_000, 250);
+    expect(JSON.parse(dead.Body!).Records[0].s3.object.key).to.equal('incoming/never.csv');
+    expect(Number(dead.Attributes?.ApproximateReceiveCount)).to.be.at.least(1);
+    const errors = await Promise.all((await runsWith(fleet, 'error.json')).map((k) => readJson<RunError>(fleet, k)));
+    const last = errors.find((e) => e.input.key === key)!;
+    expect(last.error.kind).to.equal('transient');
+    expect(last.error.message).to.match(/last attempt failed: model pointer .*no-such-pointer\.json unreadable/);
+    expect(last.worker.receiveCount).to.equal(3);
+    expect(await queueCounts(fleet, fleet.stack.queueUrl)).to.deep.equal({ visible: 0, inFlight: 0 });
+  });
+
+  it('drains 20 uploads with two workers: every upload run exactly once', async () => {
+    const a = spawn('worker-1');
+    const b = spawn('worker-2');
+    await Promise.all([a, b].map((w) => w.waitForLog((l) => l.event === 'worker.polling')));
+    const etags = new Map<string, string>();
+    await Promise.all(Array.from({ length: 20 }, async (_, i) => etags.set(`incoming/batch/day-${i}.csv`, await upload(fleet, `incoming/batch/day-${i}.csv`, TEST_CSV))));
+    const manifests = await eventually(
+      async () => {
+        const keys = await runsWith(fleet, 'manifest.json');
+        return keys.length >= 20 ? Promise.all(keys.map((k) => readJson<RunManifest>(fleet, k))) : undefined;
+      },
+      '20 manifests',
+      90_000,
+      250,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await runsWith(fleet, 'manifest.json')).to.have.length(20);
+    expect(new Set(manifests.map((m) => m.input.key))).to.deep.equal(new Set(etags.keys()));
+    for (const m of manifests) expect(m.input.etag).to.equal(etags.get(m.input.key));
+    expect(await runsWith(fleet, 'error.json')).to.have.length(0);
+    expect(await peekDlq(fleet)).to.have.length(0);
+    const runsPerWorker = new Map<string, number>();
+    for (const m of manifests) runsPerWorker.set(m.worker.id, (runsPerWorker.get(m.worker.id) ?? 0) + 1);
+    expect([...runsPerWorker.keys()].every((id) => id === 'worker-1' || id === 'worker-2')).to.equal(true);
+  });
+
+  it('exits promptly and cleanly on SIGTERM while idle, aborting its long poll', async () => {
+    const w = spawn('worker-idle', { WAIT_TIME_SECONDS: '20' });
+    await w.waitForLog((l) => l.event === 'worker.polling');
+    await new Promise((r) => setTimeout(r, 300));
+    const t0 = Date.now();
+    w.child.kill('SIGTERM');
+    const exit = await w.exited;
+    expect(exit.code).to.equal(0);
+    expect(Date.now() - t0).to.be.below(5000);
+    expect(w.logs.some((l) => l.event === 'worker.stopped')).to.equal(true);
+  });
+});

@@ -1,0 +1,68 @@
+import { initBackend } from '../model/backend.js';
+import { createInference } from '../model/inference.js';
+import type { InferenceEngine, LoadedModel } from '../model/types.js';
+import { makeS3Client, makeSqsClient } from './aws-clients.js';
+import type { WorkerConfig } from './config.js';
+import { QueueWorker } from './consumer.js';
+import { createLogger, type Logger } from './log.js';
+import { ModelSource } from './model-source.js';
+import { ScaleInProtection } from './protection.js';
+import { BucketObjects } from './s3-objects.js';
+
+export interface WorkerApp {
+  worker: QueueWorker;
+  log: Logger;
+  /** Stops polling (see QueueWorker.stop) and closes the SDK clients. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires a worker from its parsed config: SDK clients (local endpoints from AWS_ENDPOINT_URL_S3/SQS),
+ * the TF.js backend, the model in service (warmed now when the bucket has one), and the queue consumer.
+ */
+export async function createWorkerApp(config: WorkerConfig, env: NodeJS.ProcessEnv, log: Logger = createLogger({ worker: config.workerId }, config.logLevel)): Promise<WorkerApp> {
+  const stack = {
+    target: env.AWS_ENDPOINT_URL_S3 ? ('local' as const) : ('aws' as const),
+    region: config.region,
+    bucket: config.bucket,
+    queueUrl: config.queueUrl,
+    dlqUrl: config.dlqUrl,
+    s3Endpoint: env.AWS_ENDPOINT_URL_S3,
+    sqsEndpoint: env.AWS_ENDPOINT_URL_SQS,
+  };
+  const s3 = makeS3Client(stack);
+  const sqs = makeSqsClient(stack);
+  const backend = await initBackend();
+  const objects = new BucketObjects(s3, config.bucket);
+  const models = new ModelSource(objects, config.modelPointerKey);
+  const engines = new WeakMap<LoadedModel, InferenceEngine>();
+  const inference = (model: LoadedModel): InferenceEngine => {
+    let e = engines.get(model);
+    if (!e) engines.set(model, (e = createInference(model, 'fast')));
+    return e;
+  };
+  try {
+    const model = await models.current();
+    inference(model);
+    log.info('worker.ready', { backend: backend.name, backendFallbacks: backend.fallbacks, model: model.metadata.version, codeVersion: config.codeVersion });
+  } catch (err) {
+    log.warn('worker.ready', { backend: backend.name, model: null, note: 'no model yet: loaded on the first message', error: err });
+  }
+  const worker = new QueueWorker({
+    config,
+    sqs,
+    log,
+    protection: new ScaleInProtection(config.ecsAgentUri, log),
+    deps: { config, objects, models, inference, backend: backend.name, sqs, log },
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    worker,
+    log,
+    stop: () =>
+      (stopping ??= worker.stop().finally(() => {
+        s3.destroy();
+        sqs.destroy();
+      })),
+  };
+}
