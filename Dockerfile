@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+# The worker image: compiled TypeScript and production dependencies (with tfjs-node's native TensorFlow).
+# The model is not in the image: the worker loads the version named by models/current.json in the bucket.
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+# Compiling needs the type packages only: skip the optional native TensorFlow download and install scripts.
+RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
+COPY tsconfig.json ./
+COPY shared ./shared
+COPY model ./model
+COPY worker ./worker
+RUN npx tsc --project tsconfig.json && test -f dist/worker/main.js
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+# @tensorflow/tfjs-node is optional, so npm would carry on without it: fail the build instead.
+RUN npm ci --omit=dev --no-audit --no-fund \
+ && node -e "require('@tensorflow/tfjs-node')" \
+ && npm cache clean --force
+
+FROM ${NODE_IMAGE}
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json ./
+COPY --from=deps /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+USER node
+# Exec form: node itself receives SIGTERM (npm start would not forward it).
+CMD ["node", "dist/worker/main.js"]

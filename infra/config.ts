@@ -1,0 +1,114 @@
+import { QUEUE_DEFAULTS } from '../shared/worker-env.js';
+
+/** The stack's settings, parsed once from the project's Pulumi config (`pulumi config set <key> <value>`). */
+export interface StackConfig {
+  /** Tasks kept running when idle; 0 trades about a minute of task start per wake-up for near-zero idle cost. */
+  minWorkers: number;
+  maxWorkers: number;
+  /** Deliveries of one message before SQS moves it to the DLQ. */
+  maxReceiveCount: number;
+  /** Fargate task size: CPU units (1024 = 1 vCPU) and memory in MiB, a combination Fargate accepts. */
+  workerCpu: number;
+  workerMemory: number;
+  /** Target of the scaling policy: queued plus in-flight messages per running task. */
+  backlogPerWorker: number;
+  /** Receives the DLQ alarm when set (the address must confirm the SNS subscription). */
+  alarmEmail: string | undefined;
+  logRetentionDays: number;
+  /** Lets `pulumi destroy` delete a bucket and a repository that still hold objects or images. */
+  forceDestroy: boolean;
+}
+
+export const CONFIG_DEFAULTS = {
+  minWorkers: 1,
+  maxWorkers: 4,
+  maxReceiveCount: QUEUE_DEFAULTS.maxReceiveCount,
+  workerCpu: 512,
+  workerMemory: 1024,
+  backlogPerWorker: 5,
+  logRetentionDays: 30,
+  forceDestroy: false,
+} as const satisfies Omit<StackConfig, 'alarmEmail'>;
+
+/** What the parser reads: `pulumi.Config` in the program, a plain map in tests. */
+export interface ConfigSource {
+  get(key: string): string | undefined;
+}
+
+export class StackConfigError extends Error {
+  constructor(
+    readonly key: string,
+    message: string,
+  ) {
+    super(`config "${key}": ${message}`);
+    this.name = 'StackConfigError';
+  }
+}
+
+/** Memory (MiB) Fargate accepts for each CPU size. */
+const FARGATE_MEMORY: Readonly<Record<number, { min: number; max: number; step: number; also?: readonly number[] }>> = {
+  256: { min: 1024, max: 2048, step: 1024, also: [512] },
+  512: { min: 1024, max: 4096, step: 1024 },
+  1024: { min: 2048, max: 8192, step: 1024 },
+  2048: { min: 4096, max: 16384, step: 1024 },
+  4096: { min: 8192, max: 30720, step: 1024 },
+  8192: { min: 16384, max: 61440, step: 4096 },
+  16384: { min: 32768, max: 122880, step: 8192 },
+};
+
+const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+export function parseStackConfig(source: ConfigSource): StackConfig {
+  const int = (key: keyof typeof CONFIG_DEFAULTS, min: number, max = Number.MAX_SAFE_INTEGER): number => {
+    const raw = source.get(key);
+    if (raw === undefined || raw === '') return CONFIG_DEFAULTS[key] as number;
+    const value = Number(raw);
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new StackConfigError(key, `expected an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+    }
+    return value;
+  };
+
+  const minWorkers = int('minWorkers', 0, 1000);
+  const maxWorkers = int('maxWorkers', 1, 1000);
+  if (maxWorkers < minWorkers) throw new StackConfigError('maxWorkers', `must be >= minWorkers (${minWorkers}), got ${maxWorkers}`);
+  const maxReceiveCount = int('maxReceiveCount', 1, 1000);
+
+  const workerCpu = int('workerCpu', 256, 16384);
+  const memory = FARGATE_MEMORY[workerCpu];
+  if (!memory) throw new StackConfigError('workerCpu', `expected one of ${Object.keys(FARGATE_MEMORY).join(', ')}, got ${workerCpu}`);
+  const workerMemory = int('workerMemory', 512, 122880);
+  const memoryFits =
+    (memory.also ?? []).includes(workerMemory) ||
+    (workerMemory >= memory.min && workerMemory <= memory.max && (workerMemory - memory.min) % memory.step === 0);
+  if (!memoryFits) {
+    throw new StackConfigError(
+      'workerMemory',
+      `Fargate does not accept ${workerMemory} MiB with ${workerCpu} CPU units (allowed: ${[...(memory.also ?? []), memory.min].join(', ')} to ${memory.max} in steps of ${memory.step})`,
+    );
+  }
+
+  const backlogRaw = source.get('backlogPerWorker');
+  const backlogPerWorker = backlogRaw === undefined || backlogRaw === '' ? CONFIG_DEFAULTS.backlogPerWorker : Number(backlogRaw);
+  if (!Number.isFinite(backlogPerWorker) || backlogPerWorker <= 0) {
+    throw new StackConfigError('backlogPerWorker', `expected a number > 0, got ${JSON.stringify(backlogRaw)}`);
+  }
+
+  const logRetentionDays = int('logRetentionDays', 1, 3653);
+  if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
+    throw new StackConfigError('logRetentionDays', `CloudWatch Logs accepts ${LOG_RETENTION_DAYS.join(', ')}; got ${logRetentionDays}`);
+  }
+
+  const forceRaw = source.get('forceDestroy');
+  if (forceRaw !== undefined && forceRaw !== '' && forceRaw !== 'true' && forceRaw !== 'false') {
+    throw new StackConfigError('forceDestroy', `expected true or false, got ${JSON.stringify(forceRaw)}`);
+  }
+  const forceDestroy = forceRaw === undefined || forceRaw === '' ? CONFIG_DEFAULTS.forceDestroy : forceRaw === 'true';
+
+  const alarmEmail = source.get('alarmEmail') || undefined;
+  if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
+    throw new StackConfigError('alarmEmail', `expected an e-mail address, got ${JSON.stringify(alarmEmail)}`);
+  }
+
+  return { minWorkers, maxWorkers, maxReceiveCount, workerCpu, workerMemory, backlogPerWorker, alarmEmail, logRetentionDays, forceDestroy };
+}

@@ -1,0 +1,42 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { PREFIX } from '../shared/layout.js';
+import { policyJson } from './policy.js';
+
+export interface TeamAccessArgs {
+  bucketArn: pulumi.Input<string>;
+}
+
+/**
+ * The managed policy the team attaches to its own AWS identity (the frontend reads through boto3 with a named
+ * profile): upload under `incoming/`, read `predictions/` and `runs/`, list those prefixes.
+ */
+export class TeamAccess extends pulumi.ComponentResource {
+  readonly policy: aws.iam.Policy;
+
+  constructor(name: string, args: TeamAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('crypto-open-fleet:infra:TeamAccess', name, {}, opts);
+    const objects = (prefix: string) => pulumi.interpolate`${args.bucketArn}/${prefix}*`;
+
+    this.policy = new aws.iam.Policy(
+      name,
+      {
+        description: 'Upload CSVs to incoming/, read predictions/ and runs/ of the prediction fleet bucket',
+        policy: policyJson([
+          { Sid: 'UploadInputs', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.incoming)] },
+          { Sid: 'ReadOutputs', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.predictions), objects(PREFIX.runs)] },
+          {
+            Sid: 'ListTeamPrefixes',
+            Effect: 'Allow',
+            Action: ['s3:ListBucket'],
+            Resource: [args.bucketArn],
+            Condition: { StringLike: { 's3:prefix': [PREFIX.incoming, PREFIX.predictions, PREFIX.runs].map((p) => `${p}*`) } },
+          },
+        ]),
+      },
+      { parent: this },
+    );
+
+    this.registerOutputs({ policyArn: this.policy.arn });
+  }
+}

@@ -1,0 +1,97 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { PREFIX } from '../shared/layout.js';
+import { policyJson, type TrustStatement } from './policy.js';
+
+export interface WorkerRolesArgs {
+  accountId: pulumi.Input<string>;
+  bucketArn: pulumi.Input<string>;
+  workQueueArn: pulumi.Input<string>;
+  dlqArn: pulumi.Input<string>;
+  repositoryArn: pulumi.Input<string>;
+  logGroupArn: pulumi.Input<string>;
+  clusterArn: pulumi.Input<string>;
+}
+
+/**
+ * The task role (what the worker's code may do, each action on its own resource) and the execution role
+ * (what ECS needs to start the task: pull the image, ship the logs).
+ */
+export class WorkerRoles extends pulumi.ComponentResource {
+  readonly taskRole: aws.iam.Role;
+  readonly executionRole: aws.iam.Role;
+
+  constructor(name: string, args: WorkerRolesArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('crypto-open-fleet:infra:WorkerRoles', name, {}, opts);
+    const parent = { parent: this };
+    const objects = (prefix: string) => pulumi.interpolate`${args.bucketArn}/${prefix}*`;
+
+    const trust: TrustStatement = {
+      Effect: 'Allow',
+      Principal: { Service: 'ecs-tasks.amazonaws.com' },
+      Action: 'sts:AssumeRole',
+      Condition: { StringEquals: { 'aws:SourceAccount': args.accountId } },
+    };
+
+    this.taskRole = new aws.iam.Role(`${name}-task`, { assumeRolePolicy: policyJson([trust]) }, parent);
+    // "arn:...:cluster/<name>" -> "arn:...:task/<name>/*": the tasks of this stack's cluster, which runs only the workers.
+    const clusterTasks = pulumi.output(args.clusterArn).apply((arn) => `${arn.replace(':cluster/', ':task/')}/*`);
+    new aws.iam.RolePolicy(
+      `${name}-task`,
+      {
+        role: this.taskRole.id,
+        policy: policyJson([
+          { Sid: 'ReadUploads', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: [objects(PREFIX.incoming)] },
+          { Sid: 'ReadModels', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models)] },
+          // Read too: a redelivered message checks for its run's manifest; outputs are copied from the run's files.
+          { Sid: 'ReadWriteRuns', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.runs)] },
+          { Sid: 'WritePredictions', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.predictions)] },
+          // Without it S3 answers 403 instead of 404 for a missing key ("source missing", "no manifest yet").
+          { Sid: 'ListKeys', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [args.bucketArn] },
+          {
+            Sid: 'ConsumeWorkQueue',
+            Effect: 'Allow',
+            Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+            Resource: [args.workQueueArn],
+          },
+          // Error records go to the DLQ; later issues add command and shard messages on the work queue.
+          { Sid: 'SendToQueues', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [args.workQueueArn, args.dlqArn] },
+          {
+            Sid: 'ScaleInProtection',
+            Effect: 'Allow',
+            Action: ['ecs:UpdateTaskProtection', 'ecs:GetTaskProtection'],
+            Resource: [clusterTasks],
+          },
+        ]),
+      },
+      parent,
+    );
+
+    this.executionRole = new aws.iam.Role(`${name}-execution`, { assumeRolePolicy: policyJson([trust]) }, parent);
+    new aws.iam.RolePolicy(
+      `${name}-execution`,
+      {
+        role: this.executionRole.id,
+        policy: policyJson([
+          // GetAuthorizationToken has no resource-level permissions: AWS accepts only "*" for it.
+          { Sid: 'EcrLogin', Effect: 'Allow', Action: ['ecr:GetAuthorizationToken'], Resource: ['*'] },
+          {
+            Sid: 'PullWorkerImage',
+            Effect: 'Allow',
+            Action: ['ecr:BatchCheckLayerAvailability', 'ecr:GetDownloadUrlForLayer', 'ecr:BatchGetImage'],
+            Resource: [args.repositoryArn],
+          },
+          {
+            Sid: 'ShipLogs',
+            Effect: 'Allow',
+            Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+            Resource: [args.logGroupArn, pulumi.interpolate`${args.logGroupArn}:*`],
+          },
+        ]),
+      },
+      parent,
+    );
+
+    this.registerOutputs({ taskRoleArn: this.taskRole.arn, executionRoleArn: this.executionRole.arn });
+  }
+}

@@ -1,0 +1,41 @@
+import { expect } from 'chai';
+import { CONFIG_DEFAULTS, parseStackConfig, StackConfigError } from '../../infra/config.js';
+
+const source = (values: Record<string, string>) => ({ get: (key: string) => values[key] });
+
+describe('infra config', () => {
+  it('gives every key its default when the stack sets nothing', () => {
+    expect(parseStackConfig(source({}))).to.deep.equal({ ...CONFIG_DEFAULTS, alarmEmail: undefined });
+    expect(CONFIG_DEFAULTS).to.include({ minWorkers: 1, maxReceiveCount: 3, workerCpu: 512, workerMemory: 1024 });
+  });
+
+  it('parses set values', () => {
+    const config = parseStackConfig(
+      source({ minWorkers: '0', maxWorkers: '10', maxReceiveCount: '5', workerCpu: '256', workerMemory: '512', backlogPerWorker: '2.5', alarmEmail: 'a@b.io', logRetentionDays: '14', forceDestroy: 'true' }),
+    );
+    expect(config).to.deep.equal({
+      minWorkers: 0, maxWorkers: 10, maxReceiveCount: 5, workerCpu: 256, workerMemory: 512, backlogPerWorker: 2.5, alarmEmail: 'a@b.io', logRetentionDays: 14, forceDestroy: true,
+    });
+  });
+
+  const rejected: Array<[Record<string, string>, string, RegExp]> = [
+    [{ minWorkers: '-1' }, 'minWorkers', /integer in \[0, 1000\]/],
+    [{ maxWorkers: 'two' }, 'maxWorkers', /"two"/],
+    [{ minWorkers: '3', maxWorkers: '2' }, 'maxWorkers', />= minWorkers \(3\)/],
+    [{ maxReceiveCount: '0' }, 'maxReceiveCount', /integer/],
+    [{ workerCpu: '300' }, 'workerCpu', /one of 256, 512/],
+    [{ workerCpu: '1024', workerMemory: '1024' }, 'workerMemory', /1024 MiB with 1024 CPU units/],
+    [{ workerCpu: '512', workerMemory: '1536' }, 'workerMemory', /steps of 1024/],
+    [{ backlogPerWorker: '0' }, 'backlogPerWorker', /> 0/],
+    [{ logRetentionDays: '10' }, 'logRetentionDays', /accepts 1, 3, 5/],
+    [{ forceDestroy: 'yes' }, 'forceDestroy', /true or false/],
+    [{ alarmEmail: 'ops' }, 'alarmEmail', /e-mail address/],
+  ];
+  for (const [values, key, message] of rejected) {
+    it(`rejects ${JSON.stringify(values)} naming "${key}"`, () => {
+      const parse = () => parseStackConfig(source(values));
+      expect(parse).to.throw(StackConfigError, message).with.property('key', key);
+      expect(parse).to.throw(`config "${key}"`);
+    });
+  }
+});
