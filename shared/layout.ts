@@ -26,7 +26,7 @@ export const INPUT_SUFFIX = '.csv';
 
 /** True when a key is an upload that starts a run (`incoming/**.csv`). */
 export function isIncomingCsv(key: string): boolean {
-  return key.startsWith(PREFIX.incoming) && key.toLowerCase().endsWith(INPUT_SUFFIX) && key.length > PREFIX.incoming.length + INPUT_SUFFIX.length - 1;
+  return key.startsWith(PREFIX.incoming) && key.endsWith(INPUT_SUFFIX) && key.length > PREFIX.incoming.length + INPUT_SUFFIX.length;
 }
 
 /** `incoming/<path>.csv` -> `<path>`; throws for any other key. */

@@ -1,0 +1,167 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { teamUrls } from '../../shared/layout.js';
+import { QUEUE_DEFAULTS, WORKER_ENV } from '../../shared/worker-env.js';
+import { localStackEnv, makeS3Client } from '../aws-clients.js';
+import { startFleet, type Fleet } from './fleet.js';
+import { ensureModelInBucket, type SeededModel } from './model-seed.js';
+import { copyRunFiles, summarize, uploadCsv, waitForRun } from './once.js';
+import { generateSample, writeSampleCsv } from './sample.js';
+import { REPO_ROOT, startLocalStack, type LocalStack } from './stack.js';
+
+/** `npm start`: the embedded stack, a model in service, and N worker processes. */
+
+export interface StartOptions {
+  workers?: number;
+  fresh?: boolean;
+  dataDir?: string;
+  port?: number;
+  visibilityTimeoutSeconds?: number;
+  maxReceiveCount?: number;
+  env?: NodeJS.ProcessEnv;
+  /** Where output goes, one line at a time (default stdout). */
+  print?: (line: string) => void;
+  /** Forward only warnings, errors and non-JSON lines of the workers and the bridge (for `--once`). */
+  quiet?: boolean;
+  /** argv of one worker; default `node --import tsx worker/main.ts`. */
+  workerCommand?: string[];
+  /** Extra variables for every worker (e.g. shorter heartbeats in tests). */
+  workerEnv?: Record<string, string>;
+}
+
+export interface Running {
+  stack: LocalStack;
+  model: SeededModel;
+  fleet: Fleet;
+  /** Endpoints, team URLs and how to use the AWS CLI. */
+  banner(): string;
+  /** Workers first (SIGTERM, then SIGKILL after the stop timeout), then the servers. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+export class StartError extends Error {
+  override readonly name = 'StartError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+export async function startLocal(opts: StartOptions = {}): Promise<Running> {
+  const workers = opts.workers ?? 2;
+  if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new StartError(`--workers must be an integer from 0 to 64, got ${workers}`);
+  const env = opts.env ?? process.env;
+  const print = opts.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const forward = opts.quiet ? (line: string) => (isQuiet(line) ? undefined : print(line)) : print;
+
+  const stack = await startLocalStack({
+    dataDir: opts.dataDir,
+    port: opts.port,
+    fresh: opts.fresh,
+    visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds,
+    maxReceiveCount: opts.maxReceiveCount,
+    log: (l) => forward(`[stack] ${JSON.stringify({ time: new Date().toISOString(), level: l.event === 'bridge.error' ? 'error' : 'info', ...l })}`),
+  });
+  let model: SeededModel;
+  const s3 = makeS3Client(stack);
+  try {
+    model = await ensureModelInBucket(s3, stack.bucket, env, REPO_ROOT);
+  } catch (err) {
+    await stack.stop();
+    throw new StartError(`no model in service and none could be imported: ${(err as Error).message.split('\n')[0]} (set MODEL_DIR to a folder with model.h5 + scaler.pkl, or an imported version)`, { cause: err });
+  } finally {
+    s3.destroy();
+  }
+
+  const heartbeat = Math.min(QUEUE_DEFAULTS.heartbeatSeconds, Math.max(1, Math.floor(stack.visibilityTimeoutSeconds / 3)));
+  const fleet = startFleet({
+    count: workers,
+    command: opts.workerCommand ?? [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'worker/main.ts')],
+    cwd: REPO_ROOT,
+    env: (id) => ({
+      ...env,
+      ...localStackEnv(stack),
+      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      [WORKER_ENV.queueUrl]: stack.queueUrl,
+      [WORKER_ENV.dlqUrl]: stack.dlqUrl,
+      [WORKER_ENV.bucket]: stack.bucket,
+      [WORKER_ENV.maxReceiveCount]: String(stack.maxReceiveCount),
+      [WORKER_ENV.visibilityTimeoutSeconds]: String(stack.visibilityTimeoutSeconds),
+      [WORKER_ENV.heartbeatSeconds]: String(heartbeat),
+      [WORKER_ENV.workerId]: id,
+      ...opts.workerEnv,
+    }),
+    print: forward,
+  });
+
+  let stopping: Promise<void> | undefined;
+  return {
+    stack,
+    model,
+    fleet,
+    banner: () => banner(stack, model, fleet),
+    stop: () => {
+      stopping ??= fleet.stop(QUEUE_DEFAULTS.stopTimeoutSeconds * 1000).then(() => stack.stop());
+      return stopping;
+    },
+  };
+}
+
+function banner(stack: LocalStack, model: SeededModel, fleet: Fleet): string {
+  const { testUrl, predUrl } = teamUrls(stack.bucket);
+  const e = localStackEnv(stack);
+  return [
+    `local stack up; data in ${stack.dataDir} (S3 objects persist across restarts; queued messages do not)`,
+    `  endpoint   ${stack.s3Endpoint}  (S3 and SQS; region ${stack.region})`,
+    `  bucket     ${stack.bucket}`,
+    `  queue      ${stack.queueUrl}  (visibility ${stack.visibilityTimeoutSeconds} s, DLQ after ${stack.maxReceiveCount} receives)`,
+    `  dlq        ${stack.dlqUrl}`,
+    `  model      ${model.version}${model.source ? ` (imported from ${model.source})` : ' (already in service)'}`,
+    `  workers    ${fleet.workers.map((w) => `${w.id} pid ${w.pid}`).join(', ') || 'none'}`,
+    `  test_url   ${testUrl}`,
+    `  pred_url   ${predUrl}`,
+    'AWS CLI against it:',
+    `  export AWS_ENDPOINT_URL=${stack.s3Endpoint} AWS_DEFAULT_REGION=${stack.region} AWS_ACCESS_KEY_ID=${e.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${e.AWS_SECRET_ACCESS_KEY} \\`,
+    `         AWS_REQUEST_CHECKSUM_CALCULATION=${e.AWS_REQUEST_CHECKSUM_CALCULATION} AWS_RESPONSE_CHECKSUM_VALIDATION=${e.AWS_RESPONSE_CHECKSUM_VALIDATION}`,
+    `  aws s3 cp crypto_test.csv ${testUrl}`,
+    `  aws s3 cp ${predUrl} -`,
+    `  aws --endpoint-url ${stack.sqsEndpoint} sqs get-queue-attributes --queue-url ${stack.queueUrl} --attribute-names All`,
+    '  (AWS CLI v1 ignores AWS_ENDPOINT_URL for sqs: give it --endpoint-url)',
+    '  npm run dlq        lists failed messages; npm run dlq -- --redrive moves them back',
+    'Ctrl-C stops the workers, then the stack.',
+  ].join('\n');
+}
+
+export interface OnceOptions {
+  /** The CSV to upload; default: a synthetic sample of BTC, LTC and XRP. */
+  csv?: string;
+  outDir: string;
+  timeoutMs: number;
+}
+
+/** Uploads one file, waits for its run, copies its files to `outDir`. Returns the summary and the exit code. */
+export async function runOnce(running: Running, opts: OnceOptions): Promise<{ exitCode: number; summary: string }> {
+  const { stack } = running;
+  const s3 = makeS3Client(stack);
+  let csv = opts.csv;
+  if (!csv) {
+    csv = path.join(stack.dataDir, 'sample', 'crypto_sample.csv');
+    await fs.mkdir(path.dirname(csv), { recursive: true });
+    await writeSampleCsv(generateSample({ symbols: ['BTC', 'LTC', 'XRP'], days: 60 }), csv);
+  }
+  const upload = await uploadCsv(s3, stack.bucket, csv);
+  const outcome = await waitForRun(s3, upload, { timeoutMs: opts.timeoutMs, maxReceiveCount: stack.maxReceiveCount });
+  const files = outcome.status === 'timed-out' ? [] : await copyRunFiles(s3, stack.bucket, outcome, opts.outDir);
+  s3.destroy();
+  return { exitCode: outcome.status === 'succeeded' ? 0 : 1, summary: summarize(upload, outcome, files) };
+}
+
+/** For `--once`: keep warnings, errors and anything that is not a JSON log line. */
+function isQuiet(line: string): boolean {
+  const json = line.slice(line.indexOf(']') + 2);
+  try {
+    const level = (JSON.parse(json) as { level?: unknown }).level;
+    return level === 'info' || level === 'debug';
+  } catch {
+    return false;
+  }
+}
