@@ -1,4 +1,3 @@
-import h5wasm from 'h5wasm/node';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 
@@ -31,6 +30,8 @@ function attrString(value: unknown): string {
 
 /** Reads a Keras 2.x HDF5 model file (architecture and weights) without Python. */
 export async function readKerasH5(file: string): Promise<KerasH5> {
+  // Imported here, not at the top: only an import needs it, and loading it costs ~1 s under tsx.
+  const { default: h5wasm } = await import('h5wasm/node');
   await h5wasm.ready;
   let f: InstanceType<typeof h5wasm.File>;
   try {

@@ -1,0 +1,44 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import type { InferenceEngine } from './types.js';
+import { checkWindowBatch, chunkWindowsOption, InferenceInputError, type WindowShape } from './window-batch.js';
+
+export interface LayersEngineOptions {
+  /** Windows per `model.predict` call (default 8192). */
+  chunkWindows?: number;
+}
+
+export function modelWindowShape(model: tfl.LayersModel): WindowShape {
+  const shape = model.inputs[0]?.shape;
+  if (model.inputs.length !== 1 || shape?.length !== 3 || !shape[1] || !shape[2]) {
+    throw new InferenceInputError(`the model needs one input of shape [null, seqLen, features]; got ${JSON.stringify(model.inputs.map((i) => i.shape))}`);
+  }
+  return { seqLen: shape[1], features: shape[2] };
+}
+
+/** The reference engine: TensorFlow.js's own Keras layers, run chunk by chunk. */
+export function createLayersEngine(model: tfl.LayersModel, options: LayersEngineOptions = {}): InferenceEngine {
+  const chunk = chunkWindowsOption(options.chunkWindows, 8192);
+  const shape = modelWindowShape(model);
+  const windowSize = shape.seqLen * shape.features;
+  return {
+    name: 'layers',
+    async predict(windows: Float32Array, count: number): Promise<Float32Array> {
+      checkWindowBatch('layers', windows, count, shape);
+      const out = new Float32Array(count);
+      for (let start = 0; start < count; start += chunk) {
+        const n = Math.min(chunk, count - start);
+        const y = tf.tidy(() => {
+          const x = tf.tensor3d(windows.subarray(start * windowSize, (start + n) * windowSize), [n, shape.seqLen, shape.features]);
+          return model.predict(x, { batchSize: n }) as tf.Tensor;
+        });
+        try {
+          out.set(await y.data<'float32'>(), start);
+        } finally {
+          y.dispose();
+        }
+      }
+      return out;
+    },
+  };
+}
