@@ -1,0 +1,47 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import type { ModelMetadata } from '../model/types.js';
+import { modelPrefix, PREFIX } from '../shared/layout.js';
+import type { ModelPointer } from './model-source.js';
+import type { BucketObjects } from './s3-objects.js';
+
+export interface ModelVersionInfo {
+  version: string;
+  current: boolean;
+  h5Sha256: string;
+  scalerSha256: string;
+  kerasVersion: string;
+  symbols: number;
+}
+
+async function readMetadata(objects: BucketObjects, version: string): Promise<ModelMetadata | undefined> {
+  const key = `${modelPrefix(version)}metadata.json`;
+  if (!(await objects.exists(key))) return undefined;
+  return JSON.parse(Buffer.from((await objects.getBytes(key)).body).toString('utf8')) as ModelMetadata;
+}
+
+export async function currentPointer(objects: BucketObjects, pointerKey: string): Promise<ModelPointer | undefined> {
+  if (!(await objects.exists(pointerKey))) return undefined;
+  return JSON.parse(Buffer.from((await objects.getBytes(pointerKey)).body).toString('utf8')) as ModelPointer;
+}
+
+/** Every version under `models/`, the one in service marked. */
+export async function listModelVersions(objects: BucketObjects, pointerKey: string): Promise<ModelVersionInfo[]> {
+  const listed = await objects.s3.send(new ListObjectsV2Command({ Bucket: objects.bucket, Prefix: PREFIX.models, Delimiter: '/' }));
+  const current = (await currentPointer(objects, pointerKey))?.version;
+  const out: ModelVersionInfo[] = [];
+  for (const p of listed.CommonPrefixes ?? []) {
+    const version = p.Prefix!.slice(PREFIX.models.length, -1);
+    const m = await readMetadata(objects, version);
+    if (!m) continue;
+    out.push({ version, current: version === current, h5Sha256: m.sources.h5.sha256, scalerSha256: m.sources.scaler.sha256, kerasVersion: m.keras.version, symbols: m.symbols.length });
+  }
+  return out;
+}
+
+/** Points the fleet at an already published version (a rollback or roll-forward); workers pick it up on their next message. */
+export async function useModelVersion(objects: BucketObjects, pointerKey: string, version: string): Promise<ModelPointer> {
+  if (!(await readMetadata(objects, version))) throw new Error(`model version ${version} is not published under s3://${objects.bucket}/${modelPrefix(version)}`);
+  const pointer: ModelPointer = { version, prefix: modelPrefix(version) };
+  await objects.putJson(pointerKey, pointer);
+  return pointer;
+}
