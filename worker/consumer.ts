@@ -42,7 +42,11 @@ export class QueueWorker {
       strictReturn: true,
       handleMessage: (m) => this.onMessage(m),
     });
-    this.consumer.on('error', (err, m) => log.error('consumer.error', { error: err, messageId: (m as Message | undefined)?.MessageId }));
+    this.consumer.on('error', (err, m) => {
+      // stop() aborts the open long poll on purpose; that abort is not an error.
+      if (this.stopping && /abort/i.test(err.message)) return log.debug('consumer.poll-aborted');
+      log.error('consumer.error', { error: err, messageId: (m as Message | undefined)?.MessageId });
+    });
     this.consumer.on('processing_error', (err, m) => log.warn('message.will-retry', { error: err, messageId: (m as Message | undefined)?.MessageId }));
     this.consumer.start();
     log.info('worker.polling', { queueUrl: config.queueUrl });

@@ -1,0 +1,71 @@
+/**
+ * The user-facing measures of the engine: whole-process `npm run predict` (start, model load, parse, features,
+ * inference, write) against a whole-process NumPy implementation of the same pipeline on the 20-symbol
+ * full-history file, interleaved in one run; and the end-to-end time on the public 3-symbol history.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { importModel } from '../../model/import.js';
+import { shared, repoRoot } from '../helpers/paths.js';
+import { findNumpyPython, prepareWholeProcessInputs, runChild, runNumpyPipeline } from './inference-bench.js';
+import { fmt, median } from './stats.js';
+
+export interface WholeProcessResult {
+  endToEnd: { file: string; rows: number; reps: number; medianMs: number; stagesMs: Record<string, number> };
+  versusNumpy: { file: string; rows: number; reps: number; predictMedianMs: number; numpyMedianMs?: number; ratio?: number; numpySkipped?: string };
+}
+
+async function timedPredict(input: string, modelDir: string, out: string): Promise<{ wallMs: number; stagesMs: Record<string, number> }> {
+  const summary = path.join(out, 'summary.json');
+  const { wallMs } = await runChild('npm', ['run', '--silent', 'predict', '--', '--input', input, '--output', path.join(out, 'preds.csv'), '--model', modelDir, '--summary', summary], {
+    ...process.env,
+    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+  });
+  return { wallMs, stagesMs: JSON.parse(fs.readFileSync(summary, 'utf8')).timingsMs };
+}
+
+export async function runWholeProcessBench(reps = 5, log: (l: string) => void = console.log): Promise<WholeProcessResult> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-wp-'));
+  try {
+    // Both sides start from a converted model: predict from an imported version, NumPy from a weights JSON.
+    const { dir: modelDir } = await importModel({ h5: shared('model_out/model.h5'), scaler: shared('model_out/scaler.pkl'), out: path.join(dir, 'models') });
+    const inputs = await prepareWholeProcessInputs(path.join(dir, 'inputs'));
+    const history3 = shared('data/crypto_markets_btc_ltc_xrp.csv');
+
+    log(`whole process (cwd ${path.relative(process.cwd(), repoRoot) || '.'}), medians of ${reps} after a warm-up:`);
+    await timedPredict(history3, modelDir, dir);
+    const e2e: { wallMs: number; stagesMs: Record<string, number> }[] = [];
+    for (let i = 0; i < reps; i++) e2e.push(await timedPredict(history3, modelDir, dir));
+    const e2eMs = median(e2e.map((r) => r.wallMs));
+    const stagesMs = Object.fromEntries(Object.keys(e2e[0].stagesMs).map((k) => [k, median(e2e.map((r) => r.stagesMs[k]))]));
+    log(`  npm run predict, ${path.basename(history3)} (5,281 rows, 3 symbols): ${fmt(e2eMs)} ms`);
+    log(`    in-process stages (median ms): ${Object.entries(stagesMs).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+
+    const py = findNumpyPython();
+    const predictMs: number[] = [];
+    const numpyMs: number[] = [];
+    await timedPredict(inputs.input, modelDir, dir);
+    if ('python' in py) await runNumpyPipeline({ python: py.python, input: inputs.input, scalersJson: inputs.scalersJson, weightsJson: inputs.weightsJson, output: path.join(dir, 'np.csv') });
+    for (let i = 0; i < reps; i++) {
+      predictMs.push((await timedPredict(inputs.input, modelDir, dir)).wallMs);
+      if ('python' in py) {
+        numpyMs.push((await runNumpyPipeline({ python: py.python, input: inputs.input, scalersJson: inputs.scalersJson, weightsJson: inputs.weightsJson, output: path.join(dir, 'np.csv') })).wallMs);
+      }
+    }
+    const p = median(predictMs);
+    const versusNumpy: WholeProcessResult['versusNumpy'] = { file: '20-symbol full history', rows: inputs.rows, reps, predictMedianMs: p };
+    log(`  20-symbol full history (${fmt(inputs.rows)} rows): npm run predict ${fmt(p)} ms`);
+    if ('python' in py) {
+      const n = median(numpyMs);
+      Object.assign(versusNumpy, { numpyMedianMs: n, ratio: n / p });
+      log(`                                      numpy pipeline  ${fmt(n)} ms (${py.python}); numpy/predict = ${fmt(n / p, 2)} (> 1: predict is faster)`);
+    } else {
+      versusNumpy.numpySkipped = py.skipped;
+      log(`    numpy pipeline: skipped: ${py.skipped}`);
+    }
+    return { endToEnd: { file: path.basename(history3), rows: 5281, reps, medianMs: e2eMs, stagesMs }, versusNumpy };
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
