@@ -87,5 +87,5 @@ export async function handleMessage(deps: HandlerDeps, m: Message, signal?: Abor
     await deadLetter(deps, m, reason, undefined, signal);
     return { kind: 'dead-lettered', reason };
   }
-  return parsed.records.length === 0 && runs.length === 0 ? { kind: 'ignored', reason: 'no ObjectCreated records' } : { kind: 'runs', runs };
+  return runs.length === 0 ? { kind: 'ignored', reason: 'no upload under incoming/ in this message' } : { kind: 'runs', runs };
 }
