@@ -86,7 +86,7 @@ export interface WorkerProcess {
 export function spawnWorker(fleet: TestFleet, id: string, overrides: Record<string, string> = {}): WorkerProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'worker/main.ts')], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...fleet.env({ [WORKER_ENV.workerId]: id, ...overrides }) },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true', ...fleet.env({ [WORKER_ENV.workerId]: id, ...overrides }) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

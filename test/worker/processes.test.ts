@@ -89,6 +89,24 @@ describe('worker processes on the embedded stack', function () {
     expect([...runsPerWorker.keys()].every((id) => id === 'worker-1' || id === 'worker-2')).to.equal(true);
   });
 
+  it('on SIGTERM mid-run, finishes the run, deletes its message and exits 0', async () => {
+    const big = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'big-')), 'history20.csv');
+    await writeTwentySymbolFile(big);
+    const w = spawn('worker-term');
+    await w.waitForLog((l) => l.event === 'worker.polling');
+    await upload(fleet, 'incoming/term.csv', fs.readFileSync(big));
+    const started = await w.waitForLog((l) => l.event === 'run.started');
+    w.child.kill('SIGTERM');
+    expect((await w.exited).code).to.equal(0);
+    const m = await readJson<RunManifest>(fleet, runKey(String(started.runId), 'manifest'));
+    expect(m.worker.id).to.equal('worker-term');
+    const done = w.logs.find((l) => l.event === 'message.done');
+    expect(done, 'the in-flight message was finished').to.not.equal(undefined);
+    expect(w.logs.find((l) => l.event === 'worker.stopped')).to.include({ finished: done!.messageId });
+    await new Promise((r) => setTimeout(r, (fleet.stack.visibilityTimeoutSeconds + 1) * 1000));
+    expect(await queueCounts(fleet, fleet.stack.queueUrl), 'deleted, not handed back').to.deep.equal({ visible: 0, inFlight: 0 });
+  });
+
   it('exits promptly and cleanly on SIGTERM while idle, aborting its long poll', async () => {
     const w = spawn('worker-idle', { WAIT_TIME_SECONDS: '20' });
     await w.waitForLog((l) => l.event === 'worker.polling');
