@@ -102,13 +102,16 @@ export async function readInputCsv(source: Readable): Promise<ParsedInput> {
   });
   const bySymbol = new Map<string, SymbolInput>();
   let cols: Record<Required, number> | undefined;
+  let width = 0;
   let record = 0;
   let rows = 0;
 
   const onRow = (cells: string[]): void => {
     record += 1;
+    if (cells.every((c) => c.trim() === '')) return; // a blank line: counted for row numbers, not a data row
     if (!cols) {
       cols = locateColumns(cells);
+      width = cells.length;
       return;
     }
     rows += 1;
@@ -125,9 +128,8 @@ export async function readInputCsv(source: Readable): Promise<ParsedInput> {
       entry!.problem = { row: record, column, reason };
     };
     if (symbol === '') return fail('symbol', 'empty value');
-    if (cells.length <= Math.max(...Object.values(cols))) {
-      return fail(REQUIRED_COLUMNS.find((c) => cells[cols![c]] === undefined) ?? 'symbol', `row has ${cells.length} cells, the header has more`);
-    }
+    // A cell too many or too few shifts every column after it: the values cannot be trusted.
+    if (cells.length !== width) return fail('(row)', `row has ${cells.length} cells, the header has ${width}`);
     const date = parseIsoDate(cell('date'));
     if (typeof date !== 'string') return fail('date', date.error);
     const values = {} as Record<NumericColumn, number>;
@@ -139,11 +141,15 @@ export async function readInputCsv(source: Readable): Promise<ParsedInput> {
     entry.rows.push({ row: record, date, ...values, openText: cell('open').trim() });
   };
 
-  const parser = parse({ headers: false, ignoreEmpty: true }).on('data', onRow);
+  // Errors of the source stream (a network read) are not the file's fault: they are rethrown as they are.
+  let sourceError: unknown;
+  source.once('error', (err) => (sourceError = err));
+  const parser = parse({ headers: false }).on('data', onRow);
   try {
     await pipeline(source, tap, parser);
   } catch (err) {
     if (err instanceof InputFileError) throw err;
+    if (sourceError !== undefined) throw sourceError;
     throw new InputFileError(`not a readable CSV near record ${record + 1}: ${(err as Error).message}`, { cause: err });
   }
   if (!cols) throw new InputFileError('empty file: no header row');

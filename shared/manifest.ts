@@ -70,7 +70,7 @@ export interface RunIdParts {
  * Form: `<yyyymmddThhmmssZ>-<16 hex>`.
  */
 export function runIdOf(p: RunIdParts): string {
-  const stamp = p.eventTime.replace(/[-:]/g, '').replace(/\.\d+/, '').replace(/Z?$/, 'Z');
+  const stamp = new Date(p.eventTime).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
   const digest = createHash('sha256').update(JSON.stringify([p.bucket, p.key, p.versionOrEtag, p.sequencer])).digest('hex');
   return `${stamp}-${digest.slice(0, 16)}`;
 }

@@ -117,13 +117,25 @@ function parseRecords(records: unknown): QueueMessage {
       size: field(s3.object, 'size', 'number', `${where}.s3.object`),
       eTag: field(s3.object, 'eTag', 'string', `${where}.s3.object`).replace(/"/g, ''),
       versionId: versionId ?? null,
-      sequencer: field(s3.object, 'sequencer', 'string', `${where}.s3.object`),
-      eventTime: field(record, 'eventTime', 'string', where),
+      sequencer: hexSequencer(field(s3.object, 'sequencer', 'string', `${where}.s3.object`), `${where}.s3.object.sequencer`),
+      eventTime: isoTime(field(record, 'eventTime', 'string', where), `${where}.eventTime`),
       eventName,
       awsRegion: field(record, 'awsRegion', 'string', where),
     });
   });
   return { kind: 's3-records', records: created, ignored };
+}
+
+// Both end up in run ids and object keys, so only their documented forms are accepted.
+function hexSequencer(value: string, where: string): string {
+  if (!/^[0-9A-Fa-f]{1,64}$/.test(value)) throw new BadMessageError(`${where} must be hexadecimal: ${JSON.stringify(value.slice(0, 80))}`);
+  return value;
+}
+
+function isoTime(value: string, where: string): string {
+  const t = Date.parse(value);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value) || Number.isNaN(t)) throw new BadMessageError(`${where} must be an ISO-8601 UTC time: ${JSON.stringify(value.slice(0, 80))}`);
+  return new Date(t).toISOString();
 }
 
 /** A key as it appears in a notification -> the object's key: `+` is a space, then percent-decoding. */

@@ -121,6 +121,37 @@ describe('input CSV', () => {
     expect(p.symbols[0].rows[0]).to.include({ open: 10, date: '2018-01-01' });
   });
 
+  it('skips the symbol of a row with a cell too many or too few (its columns would be shifted)', async () => {
+    const unquotedComma = `BTC,1,slug,Name,2018-01-02,1,10,12,9,11,8,873170000.0,1000,0.5,3`;
+    const p = await parseText([TEAM_HEADER, row('BTC', 0, '2018-01-01'), unquotedComma, row('LTC', 0, '2018-01-01')].join('\n'));
+    expect(p.symbols[0].problem).to.deep.equal({ row: 3, column: '(row)', reason: 'row has 15 cells, the header has 14' });
+    const short = await parseText([TEAM_HEADER, 'BTC,0,slug,Name,2018-01-01,1,10,12,9,11'].join('\n'));
+    expect(short.symbols[0].problem?.reason).to.equal('row has 10 cells, the header has 14');
+    expect(p.symbols[1].problem).to.equal(undefined);
+  });
+
+  it('counts blank lines in row numbers without treating them as data', async () => {
+    const p = await parseText([TEAM_HEADER, row('BTC', 0, '2018-01-01'), '', ',,,,,,,,,,,,,', row('BTC', 1, '2018-01-02', 'x')].join('\n'));
+    expect(p.rows).to.equal(2);
+    expect(p.symbols[0].problem).to.include({ row: 5, column: 'open' });
+  });
+
+  it('passes a failure of the source stream through unchanged (a network error is not bad input)', async () => {
+    const failing = new Readable({
+      read() {
+        this.push(Buffer.from(`${TEAM_HEADER}\n${row('BTC', 0, '2018-01-01')}\n`));
+        this.destroy(Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' }));
+      },
+    });
+    try {
+      await readInputCsv(failing);
+      expect.fail('expected the stream error');
+    } catch (err) {
+      expect(err).to.not.be.instanceOf(InputFileError);
+      expect((err as NodeJS.ErrnoException).code).to.equal('ECONNRESET');
+    }
+  });
+
   it('parses numbers strictly', () => {
     expect(parseDecimal(' 1.5 ')).to.equal(1.5);
     expect(parseDecimal('-2E-3')).to.equal(-0.002);

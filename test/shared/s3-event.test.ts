@@ -49,6 +49,16 @@ function badReason(body: string): string {
 
 describe('shared/s3-event', () => {
   describe('parseQueueMessage', () => {
+    it('refuses an eventTime or sequencer outside their documented forms (they end up in run ids and keys)', () => {
+      const withRecord = (patch: (r: Record<string, any>) => void) => {
+        const body = JSON.parse(AWS_SAMPLE);
+        patch(body.Records[0]);
+        return JSON.stringify(body);
+      };
+      expect(badReason(withRecord((r) => (r.eventTime = '../../../../outside')))).to.match(/Records\[0\]\.eventTime must be an ISO-8601 UTC time/);
+      expect(badReason(withRecord((r) => (r.s3.object.sequencer = '../x')))).to.match(/Records\[0\]\.s3\.object\.sequencer must be hexadecimal/);
+    });
+
     it('decodes an AWS notification: "+" is a space, %2B is a plus, versionId kept', () => {
       const [r] = parsedRecords(AWS_SAMPLE);
       expect(r).to.deep.equal({

@@ -36,23 +36,20 @@ export function createBridge(opts: BridgeOptions): Bridge {
   const forward = async (record: S3rverEvent['Records'][number]): Promise<void> => {
     const { key } = record.s3.object;
     const announced = record.s3.object.eTag;
+    // An object deleted meanwhile is still announced, as S3 does: its run records "source missing".
     const onDisk = await settledObject(opts.store, opts.bucket, key, announced, record.s3.object.size);
-    if (!onDisk) {
-      opts.log({ event: 'bridge.skipped', key, reason: 'object deleted before its event was sent' });
-      return;
-    }
     const event = buildS3Event({
       bucket: opts.bucket,
       key,
-      size: record.s3.object.size ?? onDisk.size,
-      eTag: announced ?? onDisk.etag,
+      size: record.s3.object.size ?? onDisk?.size ?? 0,
+      eTag: announced ?? onDisk?.etag ?? '',
       sequencer: sequencer(),
       eventName: record.eventName,
       eventTime: new Date(record.eventTime),
       region: opts.region,
       sourceIp: record.requestParameters.sourceIPAddress,
     });
-    const sent = await opts.sqs.send(new SendMessageCommand({ QueueUrl: opts.queueUrl, MessageBody: JSON.stringify(event) }));
+    const sent = await sendWithRetry(() => opts.sqs.send(new SendMessageCommand({ QueueUrl: opts.queueUrl, MessageBody: JSON.stringify(event) })), key, opts.log);
     forwarded++;
     opts.log({ event: 'bridge.forwarded', key, eTag: event.Records[0].s3.object.eTag, sequencer: event.Records[0].s3.object.sequencer, messageId: sent.MessageId });
   };
@@ -71,6 +68,19 @@ export function createBridge(opts: BridgeOptions): Bridge {
       return forwarded;
     },
   };
+}
+
+/** S3 retries its deliveries too: a failed send is retried with backoff (about 30 s in all) before it is given up. */
+async function sendWithRetry<T>(send: () => Promise<T>, key: string, log: BridgeOptions['log']): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await send();
+    } catch (err) {
+      if (attempt >= 8) throw err;
+      log({ event: 'bridge.send-retry', key, attempt, error: (err as Error).message });
+      await sleep(Math.min(8000, 100 * 2 ** attempt));
+    }
+  }
 }
 
 /**
