@@ -19,6 +19,8 @@ export class Network extends pulumi.ComponentResource {
   readonly vpc: aws.ec2.Vpc;
   readonly subnets: aws.ec2.Subnet[];
   readonly securityGroup: aws.ec2.SecurityGroup;
+  /** The subnets' routes out: tasks need them from start to stop. */
+  readonly routeAssociations: aws.ec2.RouteTableAssociation[] = [];
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super('crypto-open-fleet:infra:Network', name, {}, opts);
@@ -42,7 +44,7 @@ export class Network extends pulumi.ComponentResource {
         { vpcId: this.vpc.id, cidrBlock: subnetCidr(i), availabilityZone: zones[i], mapPublicIpOnLaunch: false },
         parent,
       );
-      new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: routes.id }, parent);
+      this.routeAssociations.push(new aws.ec2.RouteTableAssociation(`${name}-public-${i}`, { subnetId: subnet.id, routeTableId: routes.id }, parent));
       return subnet;
     });
 

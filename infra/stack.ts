@@ -59,6 +59,7 @@ export function createStack({ config, imageContext }: StackArgs): StackOutputs {
     dlqArn: queues.dlq.arn,
     subnetIds: network.subnets.map((s) => s.id),
     securityGroupId: network.securityGroup.id,
+    dependsOn: network.routeAssociations,
   });
 
   new WorkerAutoscaling(`${NAME}-scaling`, {

@@ -25,13 +25,9 @@ export class TeamAccess extends pulumi.ComponentResource {
         policy: policyJson([
           { Sid: 'UploadInputs', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.incoming)] },
           { Sid: 'ReadOutputs', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.predictions), objects(PREFIX.runs)] },
-          {
-            Sid: 'ListTeamPrefixes',
-            Effect: 'Allow',
-            Action: ['s3:ListBucket'],
-            Resource: [args.bucketArn],
-            Condition: { StringLike: { 's3:prefix': [PREFIX.incoming, PREFIX.predictions, PREFIX.runs].map((p) => `${p}*`) } },
-          },
+          // Unconditioned: a GET carries no s3:prefix, and without ListBucket S3 answers 403 instead of 404 for a
+          // prediction that is not written yet.
+          { Sid: 'ListBucket', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [args.bucketArn] },
         ]),
       },
       { parent: this },

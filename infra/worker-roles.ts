@@ -20,6 +20,8 @@ export interface WorkerRolesArgs {
 export class WorkerRoles extends pulumi.ComponentResource {
   readonly taskRole: aws.iam.Role;
   readonly executionRole: aws.iam.Role;
+  /** The roles' policies: the service waits for them on create and keeps them until its tasks have stopped. */
+  readonly policies: aws.iam.RolePolicy[] = [];
 
   constructor(name: string, args: WorkerRolesArgs, opts?: pulumi.ComponentResourceOptions) {
     super('crypto-open-fleet:infra:WorkerRoles', name, {}, opts);
@@ -36,14 +38,14 @@ export class WorkerRoles extends pulumi.ComponentResource {
     this.taskRole = new aws.iam.Role(`${name}-task`, { assumeRolePolicy: policyJson([trust]) }, parent);
     // "arn:...:cluster/<name>" -> "arn:...:task/<name>/*": the tasks of this stack's cluster, which runs only the workers.
     const clusterTasks = pulumi.output(args.clusterArn).apply((arn) => `${arn.replace(':cluster/', ':task/')}/*`);
-    new aws.iam.RolePolicy(
+    const taskPolicy = new aws.iam.RolePolicy(
       `${name}-task`,
       {
         role: this.taskRole.id,
         policy: policyJson([
           { Sid: 'ReadUploads', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: [objects(PREFIX.incoming)] },
           { Sid: 'ReadModels', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models)] },
-          // Read too: a redelivered message checks for its run's manifest; outputs are copied from the run's files.
+          // Read too: a redelivered message HEADs its run's manifest (the idempotency check).
           { Sid: 'ReadWriteRuns', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.runs)] },
           { Sid: 'WritePredictions', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.predictions)] },
           // Without it S3 answers 403 instead of 404 for a missing key ("source missing", "no manifest yet").
@@ -51,7 +53,7 @@ export class WorkerRoles extends pulumi.ComponentResource {
           {
             Sid: 'ConsumeWorkQueue',
             Effect: 'Allow',
-            Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueAttributes'],
+            Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
             Resource: [args.workQueueArn],
           },
           // Error records go to the DLQ; later issues add command and shard messages on the work queue.
@@ -59,7 +61,7 @@ export class WorkerRoles extends pulumi.ComponentResource {
           {
             Sid: 'ScaleInProtection',
             Effect: 'Allow',
-            Action: ['ecs:UpdateTaskProtection', 'ecs:GetTaskProtection'],
+            Action: ['ecs:UpdateTaskProtection'],
             Resource: [clusterTasks],
           },
         ]),
@@ -68,7 +70,7 @@ export class WorkerRoles extends pulumi.ComponentResource {
     );
 
     this.executionRole = new aws.iam.Role(`${name}-execution`, { assumeRolePolicy: policyJson([trust]) }, parent);
-    new aws.iam.RolePolicy(
+    const executionPolicy = new aws.iam.RolePolicy(
       `${name}-execution`,
       {
         role: this.executionRole.id,
@@ -92,6 +94,7 @@ export class WorkerRoles extends pulumi.ComponentResource {
       parent,
     );
 
+    this.policies.push(taskPolicy, executionPolicy);
     this.registerOutputs({ taskRoleArn: this.taskRole.arn, executionRoleArn: this.executionRole.arn });
   }
 }

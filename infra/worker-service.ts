@@ -24,6 +24,8 @@ export interface WorkerServiceArgs {
   dlqArn: pulumi.Input<string>;
   subnetIds: pulumi.Input<string>[];
   securityGroupId: pulumi.Input<string>;
+  /** What the tasks need from start to stop besides their roles (the network's routes). */
+  dependsOn?: pulumi.Resource[];
 }
 
 const CONTAINER_NAME = 'worker';
@@ -115,7 +117,8 @@ export class WorkerService extends pulumi.ComponentResource {
         enableEcsManagedTags: true,
         propagateTags: 'SERVICE',
       },
-      { parent: this, ignoreChanges: ['desiredCount'] },
+      // Created after, and destroyed before, the roles' policies and the routes its tasks use.
+      { parent: this, ignoreChanges: ['desiredCount'], dependsOn: [...roles.policies, ...(args.dependsOn ?? [])] },
     );
 
     this.registerOutputs({ clusterName: this.cluster.name, serviceName: this.service.name });

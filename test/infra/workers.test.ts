@@ -122,6 +122,13 @@ describe('infra: worker image, task and service', () => {
       expect(run.outputs.service_name).to.equal(service.state.name);
     });
 
+    it('starts the service after, and stops it before, its roles\' policies and the subnets\' routes', () => {
+      const service = single(run.resources, 'aws:ecs/service:Service');
+      const needed = [...ofType(run.resources, 'aws:iam/rolePolicy:RolePolicy'), ...ofType(run.resources, 'aws:ec2/routeTableAssociation:RouteTableAssociation')];
+      expect(needed).to.have.length(4);
+      for (const r of needed) expect(service.dependencies, r.urn).to.include(r.urn);
+    });
+
     it('spreads the service over public subnets in two Availability Zones, with a public IP and no NAT gateway', () => {
       const network = single(run.resources, 'aws:ecs/service:Service').inputs.networkConfiguration;
       expect(network.assignPublicIp).to.equal(true);
