@@ -3,7 +3,6 @@
  * predict). Retrying cannot help: the worker sends the message to the DLQ at once.
  */
 export class InputFileError extends Error {
-  readonly retryable = false;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'InputFileError';

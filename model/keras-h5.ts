@@ -88,12 +88,22 @@ function withZeroInitializers(node: unknown): unknown {
 /** Builds the TensorFlow.js graph of a Keras model config and sets every layer's weights. */
 export async function layersModelFromH5(h5: Pick<KerasH5, 'modelConfig' | 'layerWeights'>): Promise<tfl.LayersModel> {
   const model = await tfl.models.modelFromJSON(withZeroInitializers(h5.modelConfig) as never);
-  for (const layer of model.layers) {
-    const weights = h5.layerWeights.get(layer.name) ?? [];
-    if (weights.length !== layer.weights.length) {
-      throw new ModelFileError(`layer '${layer.name}': the file has ${weights.length} weights, the graph expects ${layer.weights.length}`);
+  try {
+    for (const layer of model.layers) {
+      const weights = h5.layerWeights.get(layer.name) ?? [];
+      if (weights.length !== layer.weights.length) {
+        throw new ModelFileError(`layer '${layer.name}': the file has ${weights.length} weights, the graph expects ${layer.weights.length}`);
+      }
+      const values = weights.map((w) => tf.tensor(w.values, w.shape, 'float32'));
+      try {
+        if (values.length > 0) layer.setWeights(values);
+      } finally {
+        tf.dispose(values); // the layer's variables hold their own reference
+      }
     }
-    if (weights.length > 0) layer.setWeights(weights.map((w) => tf.tensor(w.values, w.shape, 'float32')));
+  } catch (err) {
+    model.dispose();
+    throw err;
   }
   return model;
 }

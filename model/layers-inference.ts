@@ -40,5 +40,8 @@ export function createLayersEngine(model: tfl.LayersModel, options: LayersEngine
       }
       return out;
     },
+    dispose(): void {
+      // Holds no tensors of its own: the weights belong to the model.
+    },
   };
 }

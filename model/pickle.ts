@@ -56,20 +56,22 @@ export type PickleValue =
   | Map<PickleKey, PickleValue>
   | PickleGlobal | PickleInstance | NumpyDtype | NdArray;
 
+/** Exactly the opcodes SPEC §4 lists for the team's scaler.pkl (protocol 3); every other one is refused. */
 const OP = {
-  MARK: 0x28, STOP: 0x2e, BININT: 0x4a, BININT1: 0x4b, BININT2: 0x4d, NONE: 0x4e, REDUCE: 0x52,
-  BINUNICODE: 0x58, BINBYTES: 0x42, SHORT_BINBYTES: 0x43, BINFLOAT: 0x47, EMPTY_LIST: 0x5d,
-  APPEND: 0x61, BUILD: 0x62, GLOBAL: 0x63, APPENDS: 0x65, BINGET: 0x68, LONG_BINGET: 0x6a,
-  BINPUT: 0x71, LONG_BINPUT: 0x72, SETITEM: 0x73, TUPLE: 0x74, SETITEMS: 0x75, EMPTY_TUPLE: 0x29,
+  MARK: 0x28, STOP: 0x2e, BININT: 0x4a, BININT1: 0x4b, NONE: 0x4e, REDUCE: 0x52,
+  BINUNICODE: 0x58, SHORT_BINBYTES: 0x43, EMPTY_LIST: 0x5d,
+  BUILD: 0x62, GLOBAL: 0x63, APPENDS: 0x65, BINGET: 0x68, LONG_BINGET: 0x6a,
+  BINPUT: 0x71, LONG_BINPUT: 0x72, TUPLE: 0x74, SETITEMS: 0x75, EMPTY_TUPLE: 0x29,
   EMPTY_DICT: 0x7d, PROTO: 0x80, NEWOBJ: 0x81, TUPLE1: 0x85, TUPLE2: 0x86, TUPLE3: 0x87,
-  NEWTRUE: 0x88, NEWFALSE: 0x89, SHORT_BINUNICODE: 0x8c, MEMOIZE: 0x94, FRAME: 0x95,
+  NEWTRUE: 0x88, NEWFALSE: 0x89,
 } as const;
 
 /** Names of the opcodes this reader refuses, so the error says which one it met. */
 const REFUSED_OPCODES: Record<number, string> = {
   0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT', 0x4c: 'LONG', 0x50: 'PERSID',
   0x51: 'BINPERSID', 0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING', 0x56: 'UNICODE',
-  0x64: 'DICT', 0x67: 'GET', 0x69: 'INST', 0x6c: 'LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x82: 'EXT1',
+  0x42: 'BINBYTES', 0x47: 'BINFLOAT', 0x4d: 'BININT2', 0x61: 'APPEND', 0x73: 'SETITEM', 0x8c: 'SHORT_BINUNICODE',
+  0x94: 'MEMOIZE', 0x95: 'FRAME', 0x64: 'DICT', 0x67: 'GET', 0x69: 'INST', 0x6c: 'LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x82: 'EXT1',
   0x83: 'EXT2', 0x84: 'EXT4', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8',
   0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL',
   0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
@@ -150,15 +152,13 @@ export function parsePickle(bytes: Uint8Array): PickleValue {
     switch (code) {
       case OP.PROTO: {
         const version = bytes[take(1)];
-        if (version < 2 || version > 4) fail(`protocol ${version} is not supported (2 to 4 are)`);
+        if (version < 2 || version > 3) fail(`protocol ${version} is not supported (2 and 3 are)`);
         break;
       }
-      case OP.FRAME: take(8); break;
       case OP.STOP: return pop();
       case OP.MARK: marks.push(stack); stack = []; break;
       case OP.BINPUT: memo.set(bytes[take(1)], top()); break;
       case OP.LONG_BINPUT: memo.set(view.getUint32(take(4), true), top()); break;
-      case OP.MEMOIZE: memo.set(memo.size, top()); break;
       case OP.BINGET:
       case OP.LONG_BINGET: {
         const index = code === OP.BINGET ? bytes[take(1)] : view.getUint32(take(4), true);
@@ -170,13 +170,9 @@ export function parsePickle(bytes: Uint8Array): PickleValue {
       case OP.NEWFALSE: stack.push(false); break;
       case OP.BININT: stack.push(view.getInt32(take(4), true)); break;
       case OP.BININT1: stack.push(bytes[take(1)]); break;
-      case OP.BININT2: stack.push(view.getUint16(take(2), true)); break;
-      case OP.BINFLOAT: stack.push(view.getFloat64(take(8), false)); break;
       case OP.BINUNICODE: stack.push(text(view.getUint32(take(4), true))); break;
-      case OP.SHORT_BINUNICODE: stack.push(text(bytes[take(1)])); break;
-      case OP.BINBYTES:
       case OP.SHORT_BINBYTES: {
-        const n = code === OP.SHORT_BINBYTES ? bytes[take(1)] : view.getUint32(take(4), true);
+        const n = bytes[take(1)];
         const at = take(n);
         stack.push(bytes.slice(at, at + n));
         break;
@@ -187,10 +183,8 @@ export function parsePickle(bytes: Uint8Array): PickleValue {
       case OP.TUPLE2: { const b = pop(); const a = pop(); stack.push(tuple([a, b])); break; }
       case OP.TUPLE3: { const c = pop(); const b = pop(); const a = pop(); stack.push(tuple([a, b, c])); break; }
       case OP.EMPTY_LIST: stack.push([]); break;
-      case OP.APPEND: appendItems([pop()]); break;
       case OP.APPENDS: appendItems(popMark()); break;
       case OP.EMPTY_DICT: stack.push(new Map()); break;
-      case OP.SETITEM: { const value = pop(); const key = pop(); setItems([key, value]); break; }
       case OP.SETITEMS: setItems(popMark()); break;
       case OP.GLOBAL: {
         const module = line();

@@ -73,6 +73,8 @@ async function main(): Promise<void> {
     counts: result.counts,
     symbols: result.symbols,
     timingsMs: { ...result.timingsMs, startAndModelLoad: tLoaded - t0, write: tWritten - tPredicted, total: tWritten - t0 },
+    // Linux reports maxRSS in KiB.
+    peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
     outputs: { predictions: path.resolve(opts.output), forecast: opts.forecast ? path.resolve(opts.forecast) : null },
   };
   if (opts.summary) write(opts.summary, `${JSON.stringify(summary, null, 2)}\n`);

@@ -78,9 +78,8 @@ function validated(symbols: ReadonlyMap<string, Readonly<Record<string, ColumnSc
   if (!sameList(hypers.datCols, FEATURE_COLUMNS.slice(0, 6))) {
     throw new ScalerFileError(`${h}.dat_cols is ${JSON.stringify(hypers.datCols)}; expected ${JSON.stringify(FEATURE_COLUMNS.slice(0, 6))}`);
   }
-  if (!SCALED_COLUMNS.includes(hypers.targetCol as never)) {
-    throw new ScalerFileError(`${h}.target_col is ${JSON.stringify(hypers.targetCol)}; expected one of the scaled columns`);
-  }
+  // SPEC §5 un-scales the output as v_open and adds it to an open price.
+  if (hypers.targetCol !== 'v_open') throw new ScalerFileError(`${h}.target_col is ${JSON.stringify(hypers.targetCol)}; the engine predicts 'v_open'`);
   for (const key of ['batchSize', 'seqLen'] as const) {
     if (!Number.isInteger(hypers[key]) || hypers[key] < 1) throw new ScalerFileError(`${h}.${key} is ${JSON.stringify(hypers[key])}; expected a positive integer`);
   }

@@ -62,4 +62,6 @@ export interface LoadedModel {
 export interface InferenceEngine {
   readonly name: 'layers' | 'fast';
   predict(windows: Float32Array, count: number): Promise<Float32Array>;
+  /** Frees the engine's own tensors (not the model's). */
+  dispose(): void;
 }

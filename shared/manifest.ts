@@ -31,7 +31,8 @@ export interface RunManifest {
   counts: { rows: number; symbols: number; predicted: number; skipped: number; predictionRows: number };
   symbols: SymbolStatus[];
   model: { version: string; sources: { h5: string; scaler: string }; kerasVersion: string };
-  features: { seqLen: number; featureColumns: string[]; mode: 'anchored' | 'integrated' };
+  /** The model version's feature config (the pickle's model_hypers) and the prediction mode. */
+  features: { datCols: string[]; featCols: string[]; targetCol: string; seqLen: number; batchSize: number; mode: 'anchored' | 'integrated' };
   code: { version: string };
   worker: { id: string; host: string; receiveCount: number; backend: string; engine: string };
   timings: Record<string, number>;

@@ -24,6 +24,8 @@ export const WORKER_ENV = {
   /** `anchored` (default) or `integrated`. */
   predictionMode: 'PREDICTION_MODE',
   workerId: 'WORKER_ID',
+  /** `1` when the worker talks to the embedded stack (path-style S3, its fixed credentials). */
+  localStack: 'LOCAL_STACK',
 } as const;
 
 /** Defaults shared by the queue definition (infra) and the consumer (worker). */

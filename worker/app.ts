@@ -1,6 +1,7 @@
 import { initBackend } from '../model/backend.js';
 import { createInference } from '../model/inference.js';
 import type { InferenceEngine, LoadedModel } from '../model/types.js';
+import { WORKER_ENV } from '../shared/worker-env.js';
 import { makeS3Client, makeSqsClient } from './aws-clients.js';
 import type { WorkerConfig } from './config.js';
 import { QueueWorker } from './consumer.js';
@@ -17,12 +18,13 @@ export interface WorkerApp {
 }
 
 /**
- * Wires a worker from its parsed config: SDK clients (local endpoints from AWS_ENDPOINT_URL_S3/SQS),
- * the TF.js backend, the model in service (warmed now when the bucket has one), and the queue consumer.
+ * Wires a worker from its parsed config: SDK clients (endpoints from AWS_ENDPOINT_URL_S3/SQS; the embedded stack's
+ * settings when LOCAL_STACK=1), the TF.js backend, the model in service (warmed now when the bucket has one), and the
+ * queue consumer.
  */
 export async function createWorkerApp(config: WorkerConfig, env: NodeJS.ProcessEnv, log: Logger = createLogger({ worker: config.workerId }, config.logLevel)): Promise<WorkerApp> {
   const stack = {
-    target: env.AWS_ENDPOINT_URL_S3 ? ('local' as const) : ('aws' as const),
+    target: env[WORKER_ENV.localStack] === '1' ? ('local' as const) : ('aws' as const),
     region: config.region,
     bucket: config.bucket,
     queueUrl: config.queueUrl,
@@ -34,8 +36,11 @@ export async function createWorkerApp(config: WorkerConfig, env: NodeJS.ProcessE
   const sqs = makeSqsClient(stack);
   const backend = await initBackend();
   const objects = new BucketObjects(s3, config.bucket);
-  const models = new ModelSource(objects, config.modelPointerKey);
   const engines = new WeakMap<LoadedModel, InferenceEngine>();
+  const models = new ModelSource(objects, config.modelPointerKey, (model) => {
+    engines.get(model)?.dispose();
+    model.layers.dispose();
+  });
   const inference = (model: LoadedModel): InferenceEngine => {
     let e = engines.get(model);
     if (!e) engines.set(model, (e = createInference(model, 'fast')));

@@ -1,6 +1,7 @@
 import { S3Client } from '@aws-sdk/client-s3';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { LOCAL_STACK, type StackConfig } from './stack-config.js';
+import { WORKER_ENV } from '../shared/worker-env.js';
 
 /**
  * SDK clients for a resolved stack. Locally: s3rver needs path-style addressing, its own key pair, and no
@@ -30,6 +31,7 @@ export function makeSqsClient(stack: StackConfig): SQSClient {
 export function localStackEnv(stack: StackConfig): Record<string, string> {
   if (stack.target !== 'local' || !stack.s3Endpoint || !stack.sqsEndpoint) throw new Error('localStackEnv: not a local stack');
   return {
+    [WORKER_ENV.localStack]: '1',
     AWS_ENDPOINT_URL_S3: stack.s3Endpoint,
     AWS_ENDPOINT_URL_SQS: stack.sqsEndpoint,
     AWS_REGION: stack.region,

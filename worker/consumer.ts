@@ -21,7 +21,7 @@ export interface QueueWorkerOptions {
  */
 export class QueueWorker {
   private consumer: Consumer | undefined;
-  private inFlight: { message: Message } | undefined;
+  private inFlight: { message: Message; abort: AbortController } | undefined;
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly o: QueueWorkerOptions) {}
@@ -54,9 +54,10 @@ export class QueueWorker {
 
   private async onMessage(m: Message): Promise<Message> {
     await this.o.protection.acquire();
-    this.inFlight = { message: m };
+    const abort = new AbortController();
+    this.inFlight = { message: m, abort };
     try {
-      const outcome = await handleMessage(this.o.deps, m);
+      const outcome = await handleMessage(this.o.deps, m, abort.signal);
       this.o.log.info('message.done', { messageId: m.MessageId, outcome: outcome.kind });
       return m;
     } finally {
@@ -83,7 +84,8 @@ export class QueueWorker {
     });
     consumer.stop({ abort: !held });
     if ((await timedOut) && this.inFlight) {
-      const m = this.inFlight.message;
+      const { message: m, abort } = this.inFlight;
+      abort.abort(new Error('worker stopping: message handed back to the queue'));
       await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: config.queueUrl, ReceiptHandle: m.ReceiptHandle, VisibilityTimeout: 0 }));
       log.warn('worker.stopped', { handedBack: m.MessageId });
       return;

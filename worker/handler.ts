@@ -69,6 +69,7 @@ export async function handleMessage(deps: HandlerDeps, m: Message, signal?: Abor
   for (const ignored of parsed.ignored) log.info('message.record-ignored', { record: ignored });
   const runs: RunOutcome[] = [];
   const failures: string[] = [];
+  const settled: string[] = [];
   for (const record of parsed.records) {
     if (record.bucket !== deps.config.bucket || !isIncomingCsv(record.key)) {
       log.info('message.record-ignored', { bucket: record.bucket, key: record.key, reason: 'not an upload under incoming/ of this bucket' });
@@ -78,7 +79,7 @@ export async function handleMessage(deps: HandlerDeps, m: Message, signal?: Abor
       runs.push(await runUpload(ctx, record));
     } catch (err) {
       if (!(err instanceof PermanentRunError)) throw err;
-      if (err.toDlq) failures.push(`${record.key}: ${err.message}`);
+      (err.toDlq ? failures : settled).push(`${record.key}: ${err.message}`);
     }
   }
   if (failures.length > 0) {
@@ -87,5 +88,6 @@ export async function handleMessage(deps: HandlerDeps, m: Message, signal?: Abor
     await deadLetter(deps, m, reason, undefined, signal);
     return { kind: 'dead-lettered', reason };
   }
-  return runs.length === 0 ? { kind: 'ignored', reason: 'no upload under incoming/ in this message' } : { kind: 'runs', runs };
+  if (runs.length > 0) return { kind: 'runs', runs };
+  return { kind: 'ignored', reason: settled.length > 0 ? settled.join('; ') : 'no upload under incoming/ in this message' };
 }

@@ -2,6 +2,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { loadModelVersionFromFiles } from '../model/model-store.js';
 import type { LoadedModel } from '../model/types.js';
 import { modelPrefix } from '../shared/layout.js';
+import { isNotFound } from './errors.js';
 import type { BucketObjects } from './s3-objects.js';
 
 export interface ModelPointer {
@@ -13,6 +14,25 @@ export class ModelUnavailableError extends Error {
   override readonly name = 'ModelUnavailableError';
 }
 
+/** The pointer to the version in service, validated; undefined when the bucket has none. */
+export async function readModelPointer(objects: BucketObjects, key: string, signal?: AbortSignal): Promise<ModelPointer | undefined> {
+  let raw: Uint8Array;
+  try {
+    raw = (await objects.getBytes(key, signal)).body;
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
+  let p: Partial<ModelPointer>;
+  try {
+    p = JSON.parse(Buffer.from(raw).toString('utf8')) as Partial<ModelPointer>;
+  } catch (err) {
+    throw new ModelUnavailableError(`${key}: not JSON`, { cause: err });
+  }
+  if (typeof p.version !== 'string' || !/^[\w.-]+$/.test(p.version)) throw new ModelUnavailableError(`${key}: 'version' missing or malformed`);
+  return { version: p.version, prefix: typeof p.prefix === 'string' ? p.prefix : modelPrefix(p.version) };
+}
+
 /**
  * The model in service, read from the bucket (`models/current.json` -> `models/<version>/...`).
  * Versions are loaded once per process and kept; the small pointer is re-read per run, so a rollback
@@ -21,30 +41,33 @@ export class ModelUnavailableError extends Error {
 export class ModelSource {
   private readonly loaded = new Map<string, Promise<LoadedModel>>();
 
+  /** `release` frees a version that went out of service (its tensors, and whatever was built on it). */
   constructor(
     private readonly objects: BucketObjects,
     private readonly pointerKey: string,
+    private readonly release: (model: LoadedModel) => void = (m) => m.layers.dispose(),
   ) {}
 
-  async pointer(signal?: AbortSignal): Promise<ModelPointer> {
-    let raw: Uint8Array;
+  async current(signal?: AbortSignal): Promise<LoadedModel> {
+    let p: ModelPointer | undefined;
     try {
-      raw = (await this.objects.getBytes(this.pointerKey, signal)).body;
+      p = await readModelPointer(this.objects, this.pointerKey, signal);
     } catch (err) {
       throw new ModelUnavailableError(`model pointer s3://${this.objects.bucket}/${this.pointerKey} unreadable: ${(err as Error).message}`, { cause: err });
     }
-    const p = JSON.parse(Buffer.from(raw).toString('utf8')) as Partial<ModelPointer>;
-    if (typeof p.version !== 'string' || !/^[\w.-]+$/.test(p.version)) throw new ModelUnavailableError(`${this.pointerKey}: 'version' missing or malformed`);
-    return { version: p.version, prefix: typeof p.prefix === 'string' ? p.prefix : modelPrefix(p.version) };
-  }
-
-  async current(signal?: AbortSignal): Promise<LoadedModel> {
-    const p = await this.pointer(signal);
+    if (!p) throw new ModelUnavailableError(`model pointer s3://${this.objects.bucket}/${this.pointerKey} unreadable: no such object`);
     let model = this.loaded.get(p.version);
     if (!model) {
       model = this.load(p, signal);
       this.loaded.set(p.version, model);
       model.catch(() => this.loaded.delete(p.version));
+      // A worker runs one message at a time, so no run still uses the version being replaced.
+      await model;
+      for (const [version, old] of this.loaded) {
+        if (version === p.version) continue;
+        this.loaded.delete(version);
+        old.then(this.release, () => undefined);
+      }
     }
     return model;
   }

@@ -1,7 +1,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import type { ModelMetadata } from '../model/types.js';
 import { modelPrefix, PREFIX } from '../shared/layout.js';
-import type { ModelPointer } from './model-source.js';
+import { readModelPointer, type ModelPointer } from './model-source.js';
 import type { BucketObjects } from './s3-objects.js';
 
 export interface ModelVersionInfo {
@@ -19,15 +19,10 @@ async function readMetadata(objects: BucketObjects, version: string): Promise<Mo
   return JSON.parse(Buffer.from((await objects.getBytes(key)).body).toString('utf8')) as ModelMetadata;
 }
 
-export async function currentPointer(objects: BucketObjects, pointerKey: string): Promise<ModelPointer | undefined> {
-  if (!(await objects.exists(pointerKey))) return undefined;
-  return JSON.parse(Buffer.from((await objects.getBytes(pointerKey)).body).toString('utf8')) as ModelPointer;
-}
-
 /** Every version under `models/`, the one in service marked. */
 export async function listModelVersions(objects: BucketObjects, pointerKey: string): Promise<ModelVersionInfo[]> {
   const listed = await objects.s3.send(new ListObjectsV2Command({ Bucket: objects.bucket, Prefix: PREFIX.models, Delimiter: '/' }));
-  const current = (await currentPointer(objects, pointerKey))?.version;
+  const current = (await readModelPointer(objects, pointerKey))?.version;
   const out: ModelVersionInfo[] = [];
   for (const p of listed.CommonPrefixes ?? []) {
     const version = p.Prefix!.slice(PREFIX.models.length, -1);

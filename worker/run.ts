@@ -120,7 +120,7 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       counts: { rows: result.counts.rows, symbols: result.counts.symbols, predicted: result.counts.predicted, skipped: result.counts.skipped, predictionRows: result.counts.predictionRows },
       symbols: result.symbols,
       model: { version: model.metadata.version, sources: { h5: model.metadata.sources.h5.sha256, scaler: model.metadata.sources.scaler.sha256 }, kerasVersion: model.metadata.keras.version },
-      features: { seqLen: model.scalers.hypers.seqLen, featureColumns: model.scalers.hypers.featCols, mode: ctx.config.mode },
+      features: { ...model.metadata.features, mode: ctx.config.mode },
       code: { version: ctx.config.codeVersion },
       worker: { id: ctx.config.workerId, host: os.hostname(), receiveCount: ctx.receiveCount, backend: ctx.backend, engine: inference.name },
       timings: {

@@ -25,6 +25,7 @@ import { createLayersEngine } from '../../model/layers-inference.js';
 import { readModelVersion } from '../../model/model-store.js';
 import { scalerSetFromPickle, scalersToJson } from '../../model/scalers.js';
 import type { InferenceEngine } from '../../model/types.js';
+import { median } from './stats.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '../..');
@@ -95,12 +96,6 @@ export function benchWindows(count: number, seed = 20240607): Float32Array {
     out[i] = i % 13 === 12 ? 10 + 15 * u : 8 * u - 4;
   }
   return out;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 async function timeEngine(engine: InferenceEngine, backend: string, windows: Float32Array, count: number, reps: number): Promise<Figure> {

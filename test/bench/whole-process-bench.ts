@@ -13,16 +13,29 @@ import { fmt, median } from './stats.js';
 
 export interface WholeProcessResult {
   endToEnd: { file: string; rows: number; reps: number; medianMs: number; stagesMs: Record<string, number> };
+  large: { rows: number; windows: number; wallMs: number; peakRssMiB: number; stagesMs: Record<string, number> };
   versusNumpy: { file: string; rows: number; reps: number; predictMedianMs: number; numpyMedianMs?: number; ratio?: number; numpySkipped?: string };
 }
 
-async function timedPredict(input: string, modelDir: string, out: string): Promise<{ wallMs: number; stagesMs: Record<string, number> }> {
+/** The 20-symbol histories `times` times over, each copy 400 years later than the last (a whole Gregorian cycle: leap days line up). */
+function writeRepeatedHistory(source: string, dest: string, times: number): number {
+  const [header, ...rows] = fs.readFileSync(source, 'utf8').trim().split('\n');
+  const out = [header];
+  for (let i = 0; i < times; i++) {
+    for (const r of rows) out.push(r.replace(/,(\d{4})-(\d\d-\d\d),/, (_, y: string, md: string) => `,${Number(y) + 400 * i}-${md},`));
+  }
+  fs.writeFileSync(dest, `${out.join('\n')}\n`);
+  return out.length - 1;
+}
+
+async function timedPredict(input: string, modelDir: string, out: string): Promise<{ wallMs: number; stagesMs: Record<string, number>; peakRssMiB: number }> {
   const summary = path.join(out, 'summary.json');
   const { wallMs } = await runChild('npm', ['run', '--silent', 'predict', '--', '--input', input, '--output', path.join(out, 'preds.csv'), '--model', modelDir, '--summary', summary], {
     ...process.env,
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
-  return { wallMs, stagesMs: JSON.parse(fs.readFileSync(summary, 'utf8')).timingsMs };
+  const s = JSON.parse(fs.readFileSync(summary, 'utf8'));
+  return { wallMs, stagesMs: s.timingsMs, peakRssMiB: s.peakRssMiB };
 }
 
 export async function runWholeProcessBench(reps = 5, log: (l: string) => void = console.log): Promise<WholeProcessResult> {
@@ -64,7 +77,14 @@ export async function runWholeProcessBench(reps = 5, log: (l: string) => void = 
       versusNumpy.numpySkipped = py.skipped;
       log(`    numpy pipeline: skipped: ${py.skipped}`);
     }
-    return { endToEnd: { file: path.basename(history3), rows: 5281, reps, medianMs: e2eMs, stagesMs }, versusNumpy };
+
+    const largeFile = path.join(dir, 'inputs', 'history20x12.csv');
+    const largeRows = writeRepeatedHistory(inputs.input, largeFile, 12);
+    const big = await timedPredict(largeFile, modelDir, dir);
+    const large = { rows: largeRows, windows: largeRows + 20, wallMs: big.wallMs, peakRssMiB: big.peakRssMiB, stagesMs: big.stagesMs };
+    log(`  ${fmt(large.windows)} windows (the 20 histories 12 times over, ${fmt(largeRows)} rows), one run: ${fmt(large.wallMs)} ms, peak RSS ${fmt(large.peakRssMiB)} MiB`);
+    log(`    in-process stages (ms): ${Object.entries(large.stagesMs).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    return { endToEnd: { file: path.basename(history3), rows: 5281, reps, medianMs: e2eMs, stagesMs }, large, versusNumpy };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }

@@ -28,9 +28,10 @@ describe('--once: finding the run of one upload', () => {
 
   const stamp = (t: number) => new Date(t).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
   const putJson = (key: string, value: unknown) => s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: key, Body: JSON.stringify(value) }));
-  const manifestFor = (runId: string, key: string, etag: string) =>
+  const manifestFor = (runId: string, key: string, etag: string, eventTime = new Date().toISOString()) =>
     ({
       runId,
+      event: { eventTime, sequencer: '01', eventName: 'ObjectCreated:Put' },
       input: { bucket: stack.bucket, key, etag, versionId: null, sha256: 'x', bytes: 1 },
       symbols: [
         { symbol: 'BTC', status: 'ok', rows: 2, firstDate: '2018-01-25', lastDate: '2018-01-26' },
@@ -55,6 +56,8 @@ describe('--once: finding the run of one upload', () => {
     const id = (suffix: string) => `${stamp(up.uploadedAt)}-${suffix.padEnd(16, '0')}`;
     await putJson(`runs/${id('a')}/manifest.json`, manifestFor(id('a'), 'incoming/other.csv', up.etag));
     await putJson(`runs/${id('b')}/manifest.json`, manifestFor(id('b'), up.key, '0'.repeat(32)));
+    // The same bytes uploaded an hour earlier: same key and ETag, an earlier event.
+    await putJson(`runs/${id('d')}/manifest.json`, manifestFor(id('d'), up.key, up.etag, new Date(up.uploadedAt - 3_600_000).toISOString()));
     const waiting = waitForRun(s3, up, { timeoutMs: 10_000, maxReceiveCount: 3, pollMs: 20 });
     setTimeout(() => {
       void (async () => {

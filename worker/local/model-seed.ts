@@ -2,7 +2,7 @@ import type { S3Client } from '@aws-sdk/client-s3';
 import { resolveModelFiles } from '../../model/model-store.js';
 import { MODEL_POINTER_KEY } from '../../shared/layout.js';
 import { publishModelVersion } from '../model-publish.js';
-import { currentPointer } from '../model-versions.js';
+import { readModelPointer } from '../model-source.js';
 import { BucketObjects } from '../s3-objects.js';
 
 export interface SeededModel {
@@ -17,7 +17,7 @@ export interface SeededModel {
  */
 export async function ensureModelInBucket(s3: S3Client, bucket: string, env: NodeJS.ProcessEnv, repoRoot: string): Promise<SeededModel> {
   const objects = new BucketObjects(s3, bucket);
-  const current = await currentPointer(objects, MODEL_POINTER_KEY);
+  const current = await readModelPointer(objects, MODEL_POINTER_KEY);
   if (current) return { version: current.version, source: null };
   const { files, source } = await resolveModelFiles({ env, repoRoot });
   const pointer = await publishModelVersion(objects, files, MODEL_POINTER_KEY, true);

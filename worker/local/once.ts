@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PREFIX, predictionsKey, RUN_FILE, s3Url } from '../../shared/layout.js';
 import type { RunError, RunManifest } from '../../shared/manifest.js';
+import { unquote } from '../s3-objects.js';
 
 /**
  * `npm start -- --once`: one upload to `incoming/<basename>`, then wait for the run whose manifest (or error record)
@@ -46,14 +47,14 @@ export async function waitForRun(s3: S3Client, upload: Upload, opts: { timeoutMs
     for (const key of manifests) {
       const manifest = await getJson<RunManifest>(s3, upload.bucket, key);
       if (manifest) checked.add(key);
-      if (manifest?.input?.key === upload.key && unquote(manifest.input.etag) === upload.etag) {
+      if (manifest?.input?.key === upload.key && unquote(manifest.input.etag) === upload.etag && isThisUpload(manifest.event.eventTime, upload)) {
         return { status: 'succeeded', runId: manifest.runId, manifest, latencyMs: Date.now() - upload.uploadedAt };
       }
     }
     for (const key of errors) {
       const error = await getJson<RunError>(s3, upload.bucket, key);
       if (!error) continue;
-      if (error.input?.key !== upload.key || (error.input.etag !== undefined && unquote(error.input.etag) !== upload.etag)) {
+      if (error.input?.key !== upload.key || (error.input.etag !== undefined && unquote(error.input.etag) !== upload.etag) || (error.event && !isThisUpload(error.event.eventTime, upload))) {
         checked.add(key);
         continue;
       }
@@ -64,6 +65,14 @@ export async function waitForRun(s3: S3Client, upload: Upload, opts: { timeoutMs
     if (Date.now() > deadline) return { status: 'timed-out', waitedMs: Date.now() - upload.uploadedAt, lastError };
     await sleep(opts.pollMs ?? 100);
   }
+}
+
+/**
+ * The same bytes uploaded again have the same key and ETag: only the event time tells this upload's run from an
+ * earlier one (the bridge stamps events after the PUT; a second of slack covers clock rounding).
+ */
+function isThisUpload(eventTime: string | undefined, upload: Upload): boolean {
+  return eventTime !== undefined && Date.parse(eventTime) >= upload.uploadedAt - 1000;
 }
 
 /** Copies the run's files into `outDir`: preds.csv, forecast.csv, manifest.json, or error.json. Returns their paths. */
@@ -135,6 +144,3 @@ function stamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
 }
 
-function unquote(etag: string): string {
-  return etag.replace(/"/g, '');
-}
