@@ -138,6 +138,17 @@ function isoTime(value: string, where: string): string {
   return new Date(t).toISOString();
 }
 
+/**
+ * Orders two events of the same key as S3 documents: sequencers are hex strings; the shorter is right-padded with
+ * zeros, then they compare as strings. Negative when `a` is older.
+ */
+export function compareSequencers(a: string, b: string): number {
+  const n = Math.max(a.length, b.length);
+  const pa = a.toUpperCase().padEnd(n, '0');
+  const pb = b.toUpperCase().padEnd(n, '0');
+  return pa < pb ? -1 : pa > pb ? 1 : 0;
+}
+
 /** A key as it appears in a notification -> the object's key: `+` is a space, then percent-decoding. */
 export function decodeS3EventKey(encoded: string, where = 'key'): string {
   try {

@@ -5,11 +5,12 @@ import { predictCsv } from '../model/engine.js';
 import { InputFileError } from '../model/errors.js';
 import { forecastCsv, predictionsCsv } from '../model/output-csv.js';
 import type { InferenceEngine, LoadedModel } from '../model/types.js';
-import { forecastKey, predictionsKey, runKey } from '../shared/layout.js';
+import { runKey } from '../shared/layout.js';
 import { runIdOf, type RunError, type RunInput, type RunManifest } from '../shared/manifest.js';
 import type { ObjectCreated } from '../shared/s3-event.js';
 import type { WorkerConfig } from './config.js';
 import { isNotFound, isPreconditionFailed, PermanentRunError } from './errors.js';
+import { publishPredictions } from './outputs.js';
 import type { Logger } from './log.js';
 import type { ModelSource } from './model-source.js';
 import { unquote, type BucketObjects } from './s3-objects.js';
@@ -96,18 +97,9 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       ctx.objects.put(runKey(runId, 'preds'), predsText, 'text/csv', ctx.signal),
       ctx.objects.put(runKey(runId, 'forecast'), forecastText, 'text/csv', ctx.signal),
     ]);
-    const now = await ctx.objects.head(r.key, ctx.signal);
-    const stillLatest = now !== null && (r.versionId ? now.versionId === r.versionId : now.etag === source.etag);
-    let published: NonNullable<RunManifest['outputs']['published']> | null = null;
-    if (stillLatest) {
-      const [p, f] = await Promise.all([
-        ctx.objects.put(predictionsKey(r.key), predsText, 'text/csv', ctx.signal),
-        ctx.objects.put(forecastKey(r.key), forecastText, 'text/csv', ctx.signal),
-      ]);
-      published = { preds: p, forecast: f };
-    } else {
-      log.warn('run.not-published', { reason: 'a newer upload of this key exists; its run owns predictions/' });
-    }
+    const publication = await publishPredictions(ctx.objects, r, source, runId, { preds: predsText, forecast: forecastText }, ctx.signal);
+    if (publication.published === null) log.warn('run.not-published', { reason: publication.reason });
+    const published = publication.published;
     const tWritten = performance.now();
 
     const input: RunInput = { ...baseInput, versionId: source.versionId, etag: source.etag, sha256: result.input.sha256, bytes: result.input.bytes };

@@ -12,9 +12,9 @@ export class BucketObjects {
     readonly bucket: string,
   ) {}
 
-  async put(key: string, body: string | Uint8Array, contentType: string, signal?: AbortSignal): Promise<OutputObject> {
+  async put(key: string, body: string | Uint8Array, contentType: string, signal?: AbortSignal, metadata?: Record<string, string>): Promise<OutputObject> {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType }), { abortSignal: signal });
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, Metadata: metadata }), { abortSignal: signal });
     return { key, sha256: sha256(bytes), bytes: bytes.length };
   }
 
@@ -32,11 +32,11 @@ export class BucketObjects {
     }
   }
 
-  /** ETag (unquoted) and version of the object now at `key`, or null when there is none. */
-  async head(key: string, signal?: AbortSignal): Promise<{ etag: string; versionId: string | null } | null> {
+  /** ETag (unquoted), version and user metadata of the object now at `key`, or null when there is none. */
+  async head(key: string, signal?: AbortSignal): Promise<{ etag: string; versionId: string | null; metadata: Record<string, string> } | null> {
     try {
       const h = await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), { abortSignal: signal });
-      return { etag: unquote(h.ETag ?? ''), versionId: h.VersionId ?? null };
+      return { etag: unquote(h.ETag ?? ''), versionId: h.VersionId ?? null, metadata: h.Metadata ?? {} };
     } catch (err) {
       if (isNotFound(err)) return null;
       throw err;
