@@ -1,7 +1,6 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import '@tensorflow/tfjs-backend-cpu';
+import { requireBundle, tf } from './tf-core.js';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -16,13 +15,17 @@ const require = createRequire(import.meta.url);
 let active: Promise<BackendChoice> | undefined;
 
 async function tryBackend(name: BackendName): Promise<void> {
+  // Each backend registers itself when loaded; loaded only when tried, so that the fallbacks cost nothing
+  // when the first choice works.
   if (name === 'tensorflow') {
     // Optional dependency: absent wherever its libtensorflow download failed at install.
-    await import('@tensorflow/tfjs-node' as string);
+    requireBundle('@tensorflow/tfjs-node');
   } else if (name === 'wasm') {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const wasm = requireBundle<typeof import('@tensorflow/tfjs-backend-wasm')>('@tensorflow/tfjs-backend-wasm');
     const dist = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
     wasm.setWasmPaths(dist + path.sep);
+  } else {
+    requireBundle('@tensorflow/tfjs-backend-cpu');
   }
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend('${name}') returned false`);
   await tf.ready();

@@ -7,8 +7,6 @@ import { InputFileError } from './errors.js';
 /** Columns the engine reads, found by name (SPEC §1); every other column is ignored and not validated. */
 export const REQUIRED_COLUMNS = ['symbol', 'date', 'open', 'high', 'low', 'close', 'market'] as const;
 type Required = (typeof REQUIRED_COLUMNS)[number];
-const NUMERIC_COLUMNS = ['open', 'high', 'low', 'close', 'market'] as const;
-type NumericColumn = (typeof NUMERIC_COLUMNS)[number];
 
 export interface InputRow {
   /** CSV record number, the header being record 1. */
@@ -49,7 +47,8 @@ export interface ParsedInput {
 }
 
 const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-const ISO_DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 
 /** Strict number parsing: `Number('')` is 0 and `Number('0x10')` is 16, neither is acceptable here. */
 export function parseDecimal(text: string): number | string {
@@ -60,13 +59,33 @@ export function parseDecimal(text: string): number | string {
   return Number.isFinite(v) ? v : `not a finite number: ${JSON.stringify(text)}`;
 }
 
+/** The number written by the ASCII digits `t[from, to)`. */
+function digits(t: string, from: number, to: number): number {
+  let n = 0;
+  for (let i = from; i < to; i++) n = n * 10 + t.charCodeAt(i) - 48;
+  return n;
+}
+
+/** `YYYY-MM-DD` naming a day of the proleptic Gregorian calendar (as `Date` reads it), e.g. not 2018-02-29. */
 export function parseIsoDate(text: string): string | { error: string } {
   const t = text.trim();
-  const m = ISO_DATE.exec(t);
-  if (!m) return { error: t === '' ? 'empty value' : `not an ISO date (YYYY-MM-DD): ${JSON.stringify(text)}` };
-  const d = new Date(`${t}T00:00:00Z`);
-  if (Number.isNaN(d.getTime()) || d.toISOString().slice(0, 10) !== t) return { error: `not a calendar date: ${JSON.stringify(text)}` };
+  if (!ISO_DATE.test(t)) return { error: t === '' ? 'empty value' : `not an ISO date (YYYY-MM-DD): ${JSON.stringify(text)}` };
+  const year = digits(t, 0, 4);
+  const month = digits(t, 5, 7);
+  const day = digits(t, 8, 10);
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : DAYS_IN_MONTH[month - 1];
+  if (days === undefined || day < 1 || day > days) return { error: `not a calendar date: ${JSON.stringify(text)}` };
   return t;
+}
+
+function isBlank(cells: readonly string[]): boolean {
+  for (const c of cells) if (c.trim() !== '') return false;
+  return true;
+}
+
+function markProblem(entry: SymbolInput, row: number, column: string, reason: string): void {
+  entry.problem = { row, column, reason };
 }
 
 function locateColumns(header: string[]): Record<Required, number> {
@@ -105,40 +124,55 @@ export async function readInputCsv(source: Readable): Promise<ParsedInput> {
   let width = 0;
   let record = 0;
   let rows = 0;
+  // Set from the header: the positions of the required columns.
+  let iSymbol = 0;
+  let iDate = 0;
+  let iOpen = 0;
+  let iHigh = 0;
+  let iLow = 0;
+  let iClose = 0;
+  let iMarket = 0;
+  // Rows of one symbol usually come together: the last entry saves a map lookup per row.
+  let last: SymbolInput | undefined;
 
   const onRow = (cells: string[]): void => {
     record += 1;
-    if (cells.every((c) => c.trim() === '')) return; // a blank line: counted for row numbers, not a data row
     if (!cols) {
+      if (isBlank(cells)) return; // a blank line: counted for row numbers, not a data row
       cols = locateColumns(cells);
       width = cells.length;
+      ({ symbol: iSymbol, date: iDate, open: iOpen, high: iHigh, low: iLow, close: iClose, market: iMarket } = cols);
       return;
     }
+    const symbol = (cells[iSymbol] ?? '').trim();
+    if (symbol === '' && isBlank(cells)) return;
     rows += 1;
-    const cell = (c: Required): string => cells[cols![c]] ?? '';
-    const symbol = cell('symbol').trim();
-    let entry = bySymbol.get(symbol);
+    let entry = last?.symbol === symbol ? last : bySymbol.get(symbol);
     if (!entry) {
       entry = { symbol, rowCount: 0, rows: [] };
       bySymbol.set(symbol, entry);
     }
+    last = entry;
     entry.rowCount += 1;
     if (entry.problem) return;
-    const fail = (column: string, reason: string): void => {
-      entry!.problem = { row: record, column, reason };
-    };
-    if (symbol === '') return fail('symbol', 'empty value');
+    if (symbol === '') return markProblem(entry, record, 'symbol', 'empty value');
     // A cell too many or too few shifts every column after it: the values cannot be trusted.
-    if (cells.length !== width) return fail('(row)', `row has ${cells.length} cells, the header has ${width}`);
-    const date = parseIsoDate(cell('date'));
-    if (typeof date !== 'string') return fail('date', date.error);
-    const values = {} as Record<NumericColumn, number>;
-    for (const c of NUMERIC_COLUMNS) {
-      const v = parseDecimal(cell(c));
-      if (typeof v === 'string') return fail(c, v);
-      values[c] = v;
-    }
-    entry.rows.push({ row: record, date, ...values, openText: cell('open').trim() });
+    if (cells.length !== width) return markProblem(entry, record, '(row)', `row has ${cells.length} cells, the header has ${width}`);
+    const date = parseIsoDate(cells[iDate] ?? '');
+    if (typeof date !== 'string') return markProblem(entry, record, 'date', date.error);
+    // Checked in the order open, high, low, close, market: the first bad value is the one reported.
+    const openText = cells[iOpen] ?? '';
+    const open = parseDecimal(openText);
+    if (typeof open === 'string') return markProblem(entry, record, 'open', open);
+    const high = parseDecimal(cells[iHigh] ?? '');
+    if (typeof high === 'string') return markProblem(entry, record, 'high', high);
+    const low = parseDecimal(cells[iLow] ?? '');
+    if (typeof low === 'string') return markProblem(entry, record, 'low', low);
+    const close = parseDecimal(cells[iClose] ?? '');
+    if (typeof close === 'string') return markProblem(entry, record, 'close', close);
+    const market = parseDecimal(cells[iMarket] ?? '');
+    if (typeof market === 'string') return markProblem(entry, record, 'market', market);
+    entry.rows.push({ row: record, date, open, high, low, close, market, openText: openText.trim() });
   };
 
   // Errors of the source stream (a network read) are not the file's fault: they are rethrown as they are.

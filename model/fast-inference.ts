@@ -1,6 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
-import type * as tfl from '@tensorflow/tfjs-layers';
+import type { Tensor, Tensor1D, Tensor2D } from '@tensorflow/tfjs-core';
 import { foldBatchNorm, readBiGruWeights, type DenseWeights, type FoldedBiGruWeights, type GruDirectionWeights } from './gru-weights.js';
+import type { KerasModel } from './keras-h5.js';
+import { tf } from './tf-core.js';
 import type { InferenceEngine } from './types.js';
 import { checkWindowBatch, chunkWindowsOption, type WindowShape } from './window-batch.js';
 
@@ -29,10 +30,10 @@ const DEFAULT_CHUNK_WINDOWS = 2048;
 
 interface Gate {
   /** [inputDim, units], applied to the step's input row, with `bias` fused. */
-  kernel: tf.Tensor2D;
+  kernel: Tensor2D;
   /** [units, units], applied to the state (or, for the candidate gate, to reset * state). */
-  recurrent: tf.Tensor2D;
-  bias: tf.Tensor1D;
+  recurrent: Tensor2D;
+  bias: Tensor1D;
 }
 
 interface Direction {
@@ -42,8 +43,8 @@ interface Direction {
 }
 
 interface Dense {
-  kernel: tf.Tensor2D;
-  bias: tf.Tensor1D;
+  kernel: Tensor2D;
+  bias: Tensor1D;
   activation: DenseWeights['activation'];
 }
 
@@ -53,10 +54,10 @@ interface Network {
   forward: Direction;
   backward: Direction;
   /** The first Dense layer's kernel rows for the forward and the backward state (the BiGRU's concat, split). */
-  head: { forwardKernel: tf.Tensor2D; backwardKernel: tf.Tensor2D; bias: tf.Tensor1D; activation: DenseWeights['activation'] };
+  head: { forwardKernel: Tensor2D; backwardKernel: Tensor2D; bias: Tensor1D; activation: DenseWeights['activation'] };
   dense: Dense[];
   /** Every weight tensor above, for dispose(). */
-  tensors: tf.Tensor[];
+  tensors: Tensor[];
 }
 
 /** Columns [col0, col0 + width) of a row-major [rows, cols] matrix, times `scale`. */
@@ -123,45 +124,45 @@ function buildNetwork(w: FoldedBiGruWeights): Network {
 }
 
 /** a @ b + bias, with the activation fused where the backend can. */
-function project(a: tf.Tensor2D, b: tf.Tensor2D, bias?: tf.Tensor1D, activation: 'relu' | 'linear' = 'linear'): tf.Tensor2D {
-  return tf.fused.matMul({ a, b, bias, activation }) as tf.Tensor2D;
+function project(a: Tensor2D, b: Tensor2D, bias?: Tensor1D, activation: 'relu' | 'linear' = 'linear'): Tensor2D {
+  return tf.fused.matMul({ a, b, bias, activation }) as Tensor2D;
 }
 
 /** tanh(a) from a pre-activation already multiplied by 2. */
-function tanhOfDoubled(a2: tf.Tensor2D): tf.Tensor2D {
-  return tf.sub<tf.Tensor2D>(tf.mul(tf.sigmoid(a2), 2), 1);
+function tanhOfDoubled(a2: Tensor2D): Tensor2D {
+  return tf.sub<Tensor2D>(tf.mul(tf.sigmoid(a2), 2), 1);
 }
 
-function activate(a: tf.Tensor2D, activation: DenseWeights['activation']): tf.Tensor2D {
+function activate(a: Tensor2D, activation: DenseWeights['activation']): Tensor2D {
   if (activation === 'tanh') return tanhOfDoubled(a);
   if (activation === 'relu') return tf.relu(a);
   return a;
 }
 
 /** One GRU step (Keras, reset_after=False): z, r = hard_sigmoid(...); h' = z * h + (1 - z) * tanh(x Wh + (r * h) Uh + bh). */
-function gruStep(d: Direction, x: tf.Tensor2D, h: tf.Tensor2D | undefined): tf.Tensor2D {
+function gruStep(d: Direction, x: Tensor2D, h: Tensor2D | undefined): Tensor2D {
   const xz = project(x, d.z.kernel, d.z.bias);
   const xh = project(x, d.h.kernel, d.h.bias);
   if (!h) {
     // Zero initial state: the recurrent terms vanish and h' = (1 - z) * candidate.
     const z = tf.clipByValue(xz, 0, 1);
     const hh = tanhOfDoubled(xh);
-    return tf.sub<tf.Tensor2D>(hh, tf.mul(z, hh));
+    return tf.sub<Tensor2D>(hh, tf.mul(z, hh));
   }
   const xr = project(x, d.r.kernel, d.r.bias);
   const z = tf.clipByValue(tf.add(xz, tf.matMul(h, d.z.recurrent)), 0, 1);
   const r = tf.clipByValue(tf.add(xr, tf.matMul(h, d.r.recurrent)), 0, 1);
   const hh = tanhOfDoubled(tf.add(xh, tf.matMul(tf.mul(r, h), d.h.recurrent)));
-  return tf.add<tf.Tensor2D>(hh, tf.mul(z, tf.sub(h, hh)));
+  return tf.add<Tensor2D>(hh, tf.mul(z, tf.sub(h, hh)));
 }
 
 /** The network on `n` windows given time-major: `x` is [seqLen * n, inputDim], step t in rows t*n .. t*n+n-1. */
-function forwardPass(net: Network, x: tf.Tensor2D, n: number): tf.Tensor2D {
+function forwardPass(net: Network, x: Tensor2D, n: number): Tensor2D {
   const steps = Array.from({ length: net.seqLen }, (_, t) => tf.slice(x, [t * n, 0], [n, net.inputDim]));
-  let hf: tf.Tensor2D | undefined;
-  let hb: tf.Tensor2D | undefined;
+  let hf: Tensor2D | undefined;
+  let hb: Tensor2D | undefined;
   // Each step in its own tidy, the previous state freed at once: a chunk's peak memory is one step's.
-  const advance = (d: Direction, x: tf.Tensor2D, h: tf.Tensor2D | undefined) => {
+  const advance = (d: Direction, x: Tensor2D, h: Tensor2D | undefined) => {
     const next = tf.tidy(() => gruStep(d, x, h));
     h?.dispose();
     return next;
@@ -172,7 +173,7 @@ function forwardPass(net: Network, x: tf.Tensor2D, n: number): tf.Tensor2D {
     hb = advance(net.backward, steps[net.seqLen - 1 - t]!, hb);
   }
   const head = net.head;
-  let y = activate(tf.add<tf.Tensor2D>(tf.matMul(hf!, head.forwardKernel), project(hb!, head.backwardKernel, head.bias)), head.activation);
+  let y = activate(tf.add<Tensor2D>(tf.matMul(hf!, head.forwardKernel), project(hb!, head.backwardKernel, head.bias)), head.activation);
   for (const d of net.dense) {
     y = d.activation === 'tanh' ? tanhOfDoubled(project(y, d.kernel, d.bias)) : project(y, d.kernel, d.bias, d.activation);
   }
@@ -196,7 +197,7 @@ function toTimeMajor(windows: Float32Array, start: number, n: number, shape: Win
  * per time step and direction, three input projections ([n, 13] x [13, 50]) and three recurrent ones
  * ([n, 50] x [50, 50]), BatchNormalization folded into the first Dense layer.
  */
-export function createFastEngine(model: tfl.LayersModel, options: FastEngineOptions = {}): FastEngine {
+export function createFastEngine(model: KerasModel, options: FastEngineOptions = {}): FastEngine {
   const chunk = chunkWindowsOption(options.chunkWindows, DEFAULT_CHUNK_WINDOWS);
   const weights = foldBatchNorm(readBiGruWeights(model));
   const net = buildNetwork(weights);

@@ -1,4 +1,5 @@
-import type * as tfl from '@tensorflow/tfjs-layers';
+import { kerasInputShapes, kerasLayerChain, type KerasConfig, type KerasLayerConfig } from './keras-config.js';
+import type { H5Weight, KerasModel } from './keras-h5.js';
 
 /** One GRU direction in Keras layout: gate blocks z, r, h side by side along the last axis. */
 export interface GruDirectionWeights {
@@ -54,72 +55,90 @@ export class UnsupportedModelError extends Error {
   }
 }
 
-type Config = Record<string, unknown>;
+/** A layer setting, or the default TensorFlow.js's Keras layers assume when the config leaves it out. */
+function setting(layer: KerasLayerConfig, key: string, fallback: unknown, config: KerasConfig = layer.config): unknown {
+  return config[key] === undefined ? fallback : config[key];
+}
 
-function expectConfig(layer: tfl.layers.Layer, key: string, expected: unknown, config: Config = layer.getConfig() as Config): void {
-  if (config[key] !== expected) {
-    throw new UnsupportedModelError(
-      `layer '${layer.name}': ${key} is ${JSON.stringify(config[key])}, the fast path supports only ${JSON.stringify(expected)}`,
-    );
+function expectSetting(layer: KerasLayerConfig, key: string, expected: unknown, fallback: unknown, config: KerasConfig = layer.config): void {
+  const value = setting(layer, key, fallback, config);
+  if (value !== expected) {
+    throw new UnsupportedModelError(`layer '${layer.name}': ${key} is ${JSON.stringify(value)}, the fast path supports only ${JSON.stringify(expected)}`);
   }
 }
 
-function values(layer: tfl.layers.Layer, weights: readonly { shape: number[]; dataSync(): unknown }[], index: number, shape: number[]): Float32Array {
+function values(layer: KerasLayerConfig, weights: readonly H5Weight[], index: number, shape: number[]): Float32Array {
   const w = weights[index];
   if (!w || w.shape.join() !== shape.join()) {
     throw new UnsupportedModelError(`layer '${layer.name}': weight ${index} has shape [${w?.shape ?? ''}], expected [${shape}]`);
   }
-  return Float32Array.from(w.dataSync() as Float32Array);
+  return w.values;
 }
 
-function readGru(layer: tfl.layers.Layer, gru: Config, weights: ReturnType<tfl.layers.Layer['getWeights']>, offset: number, inputDim: number, units: number): GruDirectionWeights {
+function readGru(layer: KerasLayerConfig, useBias: boolean, weights: readonly H5Weight[], offset: number, inputDim: number, units: number): GruDirectionWeights {
   return {
     kernel: values(layer, weights, offset, [inputDim, 3 * units]),
     recurrentKernel: values(layer, weights, offset + 1, [units, 3 * units]),
-    bias: gru.useBias ? values(layer, weights, offset + 2, [3 * units]) : new Float32Array(3 * units),
+    bias: useBias ? values(layer, weights, offset + 2, [3 * units]) : new Float32Array(3 * units),
   };
 }
 
-/** Reads and checks the weights of a model of the SPEC §4 architecture; anything else is an UnsupportedModelError. */
-export function readBiGruWeights(model: tfl.LayersModel): BiGruWeights {
-  const inputShape = model.inputs[0]?.shape;
-  if (model.inputs.length !== 1 || inputShape?.length !== 3 || !inputShape[1] || !inputShape[2]) {
-    throw new UnsupportedModelError(`the model needs one input of shape [null, seqLen, features]; got ${JSON.stringify(model.inputs.map((i) => i.shape))}`);
+const isDim = (d: unknown): d is number => Number.isSafeInteger(d) && (d as number) > 0;
+
+/**
+ * Reads and checks the weights of a model of the SPEC §4 architecture from its Keras config and stored
+ * weights (no TensorFlow.js graph needed); anything else is an UnsupportedModelError. The arrays returned
+ * are the model's own: read them, do not write them.
+ */
+export function readBiGruWeights(model: KerasModel): BiGruWeights {
+  const inputShapes = kerasInputShapes(model.modelConfig);
+  const inputShape = inputShapes[0];
+  if (inputShapes.length !== 1 || !Array.isArray(inputShape) || inputShape.length !== 3 || !isDim(inputShape[1]) || !isDim(inputShape[2])) {
+    throw new UnsupportedModelError(`the model needs one input of shape [null, seqLen, features]; got ${JSON.stringify(inputShapes)}`);
   }
   const seqLen = inputShape[1];
   const inputDim = inputShape[2];
-  const layers = model.layers.filter((l) => l.getClassName() !== 'InputLayer');
+  const layers = kerasLayerChain(model.modelConfig);
+  if (!layers) throw new UnsupportedModelError('the fast path supports a single chain of layers; the model\'s graph branches or merges');
   const [bi, bn, ...dense] = layers;
-  if (!bi || bi.getClassName() !== 'Bidirectional' || !bn || bn.getClassName() !== 'BatchNormalization' || dense.length === 0 || dense.some((d) => d.getClassName() !== 'Dense')) {
+  if (!bi || bi.className !== 'Bidirectional' || !bn || bn.className !== 'BatchNormalization' || dense.length === 0 || dense.some((d) => d.className !== 'Dense')) {
     throw new UnsupportedModelError(
-      `the fast path supports Bidirectional(GRU) -> BatchNormalization -> Dense...; the model has ${layers.map((l) => l.getClassName()).join(' -> ')}`,
+      `the fast path supports Bidirectional(GRU) -> BatchNormalization -> Dense...; the model has ${layers.map((l) => l.className).join(' -> ')}`,
     );
   }
+  const weightsOf = (layer: KerasLayerConfig, count: number): readonly H5Weight[] => {
+    const w = model.layerWeights.get(layer.name) ?? [];
+    if (w.length !== count) throw new UnsupportedModelError(`layer '${layer.name}': ${w.length} weights, expected ${count}`);
+    return w;
+  };
 
-  const biConfig = bi.getConfig() as Config;
-  expectConfig(bi, 'mergeMode', 'concat', biConfig);
-  const inner = biConfig.layer as { className: string; config: Config };
-  if (inner.className !== 'GRU') throw new UnsupportedModelError(`layer '${bi.name}': wraps ${inner.className}, expected GRU`);
-  const gru = inner.config;
-  for (const [key, expected] of [['activation', 'tanh'], ['recurrentActivation', 'hardSigmoid'], ['resetAfter', false], ['returnSequences', false], ['goBackwards', false]] as const) {
-    expectConfig(bi, key, expected, gru);
+  expectSetting(bi, 'merge_mode', 'concat', 'concat');
+  const inner = bi.config.layer as { class_name?: string; config?: KerasConfig } | undefined;
+  if (inner?.class_name !== 'GRU') throw new UnsupportedModelError(`layer '${bi.name}': wraps ${inner?.class_name}, expected GRU`);
+  const gru = inner.config ?? {};
+  // Each supported value is also the default when the config leaves the key out.
+  for (const [key, expected] of [['activation', 'tanh'], ['recurrent_activation', 'hard_sigmoid'], ['reset_after', false], ['return_sequences', false], ['return_state', false], ['go_backwards', false]] as const) {
+    expectSetting(bi, key, expected, expected, gru);
   }
-  const units = gru.units as number;
-  const biWeights = bi.getWeights();
-  const perDirection = gru.useBias ? 3 : 2;
-  if (biWeights.length !== 2 * perDirection) throw new UnsupportedModelError(`layer '${bi.name}': ${biWeights.length} weights, expected ${2 * perDirection}`);
-  const forward = readGru(bi, gru, biWeights, 0, inputDim, units);
-  const backward = readGru(bi, gru, biWeights, perDirection, inputDim, units);
+  const units = setting(bi, 'units', undefined, gru);
+  if (!isDim(units)) throw new UnsupportedModelError(`layer '${bi.name}': units is ${JSON.stringify(units)}, expected a positive integer`);
+  const useBias = setting(bi, 'use_bias', true, gru) === true;
+  const perDirection = useBias ? 3 : 2;
+  const biWeights = weightsOf(bi, 2 * perDirection);
+  const forward = readGru(bi, useBias, biWeights, 0, inputDim, units);
+  const backward = readGru(bi, useBias, biWeights, perDirection, inputDim, units);
 
-  const bnConfig = bn.getConfig() as Config;
-  if (bnConfig.axis !== -1 && bnConfig.axis !== 1) throw new UnsupportedModelError(`layer '${bn.name}': axis ${JSON.stringify(bnConfig.axis)}, expected -1`);
-  const bnWeights = bn.getWeights();
+  const axis = setting(bn, 'axis', -1);
+  if (axis !== -1 && axis !== 1) throw new UnsupportedModelError(`layer '${bn.name}': axis ${JSON.stringify(axis)}, expected -1`);
+  const scale = setting(bn, 'scale', true) === true;
+  const center = setting(bn, 'center', true) === true;
+  const bnWeights = weightsOf(bn, 2 + Number(scale) + Number(center));
   const width = 2 * units;
   let i = 0;
-  const gamma = bnConfig.scale ? values(bn, bnWeights, i++, [width]) : new Float32Array(width).fill(1);
-  const beta = bnConfig.center ? values(bn, bnWeights, i++, [width]) : new Float32Array(width);
+  const gamma = scale ? values(bn, bnWeights, i++, [width]) : new Float32Array(width).fill(1);
+  const beta = center ? values(bn, bnWeights, i++, [width]) : new Float32Array(width);
   const batchNorm: BatchNormWeights = {
-    epsilon: bnConfig.epsilon as number,
+    epsilon: setting(bn, 'epsilon', 1e-3) as number,
     gamma,
     beta,
     movingMean: values(bn, bnWeights, i++, [width]),
@@ -128,19 +147,20 @@ export function readBiGruWeights(model: tfl.LayersModel): BiGruWeights {
 
   let inputs = width;
   const denseWeights = dense.map((layer): DenseWeights => {
-    const config = layer.getConfig() as Config;
-    const activation = config.activation as DenseActivation;
+    const activation = setting(layer, 'activation', 'linear') as DenseActivation;
     if (!['tanh', 'relu', 'linear'].includes(activation)) {
       throw new UnsupportedModelError(`layer '${layer.name}': activation ${JSON.stringify(activation)} is not one of tanh, relu, linear`);
     }
-    const units = config.units as number;
-    const w = layer.getWeights();
+    const units = setting(layer, 'units', undefined);
+    if (!isDim(units)) throw new UnsupportedModelError(`layer '${layer.name}': units is ${JSON.stringify(units)}, expected a positive integer`);
+    const useBias = setting(layer, 'use_bias', true) === true;
+    const w = weightsOf(layer, useBias ? 2 : 1);
     const d: DenseWeights = {
       inputs,
       units,
       activation,
       kernel: values(layer, w, 0, [inputs, units]),
-      bias: config.useBias ? values(layer, w, 1, [units]) : new Float32Array(units),
+      bias: useBias ? values(layer, w, 1, [units]) : new Float32Array(units),
     };
     inputs = units;
     return d;

@@ -27,7 +27,13 @@ export async function importModel(opts: ImportModelOptions): Promise<ImportedMod
   const { files, metadata } = await prepareModelVersion(path.resolve(opts.h5), path.resolve(opts.scaler));
   // Build the graph once before writing, so no unloadable version is ever stored.
   const check = await loadModelVersionFromFiles(files, `${opts.h5} + ${opts.scaler}`);
-  check.layers.dispose();
+  try {
+    await check.layers.get();
+  } catch (err) {
+    throw new ModelStoreError(`${opts.h5}: the model cannot be built: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+  } finally {
+    check.layers.dispose();
+  }
   const dir = path.resolve(opts.out, metadata.version);
   await writeModelVersion(dir, files);
   return { dir, metadata };

@@ -1,5 +1,6 @@
-import * as tf from '@tensorflow/tfjs-core';
-import * as tfl from '@tensorflow/tfjs-layers';
+import type * as tfl from '@tensorflow/tfjs-layers';
+import { tf } from './tf-core.js';
+import type { LazyLayersModel } from './types.js';
 
 export interface H5Weight {
   /** Keras weight name, e.g. `dense_1/kernel:0`. */
@@ -16,6 +17,9 @@ export interface KerasH5 {
   /** Per layer, the weights in the order of the layer group's `weight_names` attribute. */
   layerWeights: Map<string, H5Weight[]>;
 }
+
+/** A Keras model as stored: its architecture (`model_config`) and each layer's weights. */
+export type KerasModel = Pick<KerasH5, 'modelConfig' | 'layerWeights'>;
 
 export class ModelFileError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -86,7 +90,10 @@ function withZeroInitializers(node: unknown): unknown {
 }
 
 /** Builds the TensorFlow.js graph of a Keras model config and sets every layer's weights. */
-export async function layersModelFromH5(h5: Pick<KerasH5, 'modelConfig' | 'layerWeights'>): Promise<tfl.LayersModel> {
+export async function layersModelFromH5(h5: KerasModel): Promise<tfl.LayersModel> {
+  // Imported here, not at the top: only the layers engine and the import check need it, and loading it
+  // costs ~90 ms of every `npm run predict`.
+  const tfl = await import('@tensorflow/tfjs-layers');
   const model = await tfl.models.modelFromJSON(withZeroInitializers(h5.modelConfig) as never);
   try {
     for (const layer of model.layers) {
@@ -106,4 +113,21 @@ export async function layersModelFromH5(h5: Pick<KerasH5, 'modelConfig' | 'layer
     throw err;
   }
   return model;
+}
+
+/** The graph of `h5`, built on the first `get()` (on the active backend) and shared by later calls. */
+export function lazyLayersModel(h5: KerasModel): LazyLayersModel {
+  let built: Promise<tfl.LayersModel> | undefined;
+  let disposed = false;
+  return {
+    get(): Promise<tfl.LayersModel> {
+      if (disposed) return Promise.reject(new Error('layers model: get() after dispose()'));
+      return (built ??= layersModelFromH5(h5));
+    },
+    dispose(): void {
+      if (disposed) return;
+      disposed = true;
+      built?.then((m) => m.dispose(), () => undefined);
+    },
+  };
 }

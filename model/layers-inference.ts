@@ -1,6 +1,7 @@
-import * as tf from '@tensorflow/tfjs-core';
+import type { Tensor } from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
-import type { InferenceEngine } from './types.js';
+import { tf } from './tf-core.js';
+import type { InferenceEngine, LazyLayersModel } from './types.js';
 import { checkWindowBatch, chunkWindowsOption, InferenceInputError, type WindowShape } from './window-batch.js';
 
 export interface LayersEngineOptions {
@@ -30,7 +31,7 @@ export function createLayersEngine(model: tfl.LayersModel, options: LayersEngine
         const n = Math.min(chunk, count - start);
         const y = tf.tidy(() => {
           const x = tf.tensor3d(windows.subarray(start * windowSize, (start + n) * windowSize), [n, shape.seqLen, shape.features]);
-          return model.predict(x, { batchSize: n }) as tf.Tensor;
+          return model.predict(x, { batchSize: n }) as Tensor;
         });
         try {
           out.set(await y.data<'float32'>(), start);
@@ -39,6 +40,22 @@ export function createLayersEngine(model: tfl.LayersModel, options: LayersEngine
         }
       }
       return out;
+    },
+    dispose(): void {
+      // Holds no tensors of its own: the weights belong to the model.
+    },
+  };
+}
+
+/** The reference engine on a graph built at its first `predict` (see LoadedModel.layers). */
+export function createDeferredLayersEngine(model: LazyLayersModel, options: LayersEngineOptions = {}): InferenceEngine {
+  chunkWindowsOption(options.chunkWindows, 8192);
+  let engine: Promise<InferenceEngine> | undefined;
+  return {
+    name: 'layers',
+    async predict(windows: Float32Array, count: number): Promise<Float32Array> {
+      engine ??= model.get().then((m) => createLayersEngine(m, options));
+      return (await engine).predict(windows, count);
     },
     dispose(): void {
       // Holds no tensors of its own: the weights belong to the model.

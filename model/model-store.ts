@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { initBackend } from './backend.js';
-import { layersModelFromH5, readKerasH5, type H5Weight } from './keras-h5.js';
+import { kerasInputShapes } from './keras-config.js';
+import { lazyLayersModel, readKerasH5, type H5Weight } from './keras-h5.js';
 import { scalerSetFromPickle, scalersFromJson, scalersToJson } from './scalers.js';
 import type { LoadedModel, ModelMetadata } from './types.js';
 
@@ -162,21 +162,16 @@ export async function loadModelVersionFromFiles(files: ModelVersionFiles, source
   const modelJson = parseJson<TfjsModelJson>(files.get('model.json')!, `${source}/model.json`);
   const layerWeights = layerWeightsOf(modelJson, files.get(WEIGHTS_FILE)!, source);
   const { class_name, config } = modelJson.modelTopology;
-  await initBackend();
-  let layers: tfl.LayersModel;
-  try {
-    layers = await layersModelFromH5({ modelConfig: { class_name, config }, layerWeights });
-  } catch (err) {
-    throw new ModelStoreError(`${source}/model.json: ${(err as Error).message.split('\n')[0]}`, { cause: err });
-  }
-
+  const keras = { modelConfig: { class_name, config }, layerWeights };
+  // Checked from the config: the graph itself is built only if the layers engine asks for it.
   const expected = [null, scalers.hypers.seqLen, scalers.hypers.featCols.length];
-  const inputShape = layers.inputs[0]?.shape;
-  if (layers.inputs.length !== 1 || JSON.stringify(inputShape) !== JSON.stringify(expected)) {
-    layers.dispose();
-    throw new ModelStoreError(`${source}: the model's input shape is ${JSON.stringify(inputShape)}, the scalers' model_hypers need ${JSON.stringify(expected)}`);
+  const inputShapes = kerasInputShapes(keras.modelConfig);
+  if (inputShapes.length !== 1 || JSON.stringify(inputShapes[0]) !== JSON.stringify(expected)) {
+    throw new ModelStoreError(`${source}: the model's input shape is ${JSON.stringify(inputShapes[0])}, the scalers' model_hypers need ${JSON.stringify(expected)}`);
   }
-  return { metadata, scalers, layers };
+  // Ready to serve: the engines' tensors need a backend.
+  await initBackend();
+  return { metadata, scalers, keras, layers: lazyLayersModel(keras) };
 }
 
 /** Reads the files of a version folder, in MODEL_VERSION_FILES order (e.g. to upload them). */

@@ -1,4 +1,5 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
+import type { KerasModel } from './keras-h5.js';
 
 /** The model's input order (SPEC §2): 12 scaled columns, then the unscaled `log_shares`. */
 export const FEATURE_COLUMNS = [
@@ -48,11 +49,21 @@ export interface ModelMetadata {
   importedBy: string;
 }
 
-/** A model ready to serve: graph with weights, scalers, and its audit identity. */
+/** A model ready to serve: architecture and weights, scalers, and its audit identity. */
 export interface LoadedModel {
   metadata: ModelMetadata;
   scalers: ScalerSet;
-  layers: tfl.LayersModel;
+  /** The Keras config and weights as plain arrays: all the fast engine reads. */
+  keras: KerasModel;
+  /** The TensorFlow.js Keras-layers graph, which only the reference engine needs: built on first use. */
+  layers: LazyLayersModel;
+}
+
+/** A TensorFlow.js graph built on demand (building it loads @tensorflow/tfjs-layers and allocates its weights). */
+export interface LazyLayersModel {
+  get(): Promise<tfl.LayersModel>;
+  /** Frees the graph's tensors if it was built; `get()` afterwards rejects. Safe to call twice. */
+  dispose(): void;
 }
 
 /**

@@ -14,12 +14,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import type * as tfl from '@tensorflow/tfjs-layers';
 import { parseString, writeToPath } from 'fast-csv';
 import { BACKEND_ORDER, initBackend, switchBackend, type BackendName } from '../../model/backend.js';
 import { createFastEngine } from '../../model/fast-inference.js';
 import { readBiGruWeights } from '../../model/gru-weights.js';
-import { layersModelFromH5, readKerasH5 } from '../../model/keras-h5.js';
+import { layersModelFromH5, readKerasH5, type KerasModel } from '../../model/keras-h5.js';
 import { importModel } from '../../model/import.js';
 import { createLayersEngine } from '../../model/layers-inference.js';
 import { readModelVersion } from '../../model/model-store.js';
@@ -112,7 +111,7 @@ async function timeEngine(engine: InferenceEngine, backend: string, windows: Flo
 }
 
 /** The raw Keras weights (BatchNormalization unfolded) as JSON, for numpy_forward.py / numpy_pipeline.py. */
-export function writeNumpyWeights(model: tfl.LayersModel, file: string): void {
+export function writeNumpyWeights(model: KerasModel, file: string): void {
   const w = readBiGruWeights(model);
   const plain = JSON.stringify(w, (_key, value: unknown) => (value instanceof Float32Array ? Array.from(value) : value));
   fs.writeFileSync(file, plain);
@@ -191,8 +190,8 @@ async function measurePeakRss(backend: string, windows: number) {
 
 async function rssChild(windows: number, modelDir: string): Promise<void> {
   await initBackend();
-  const { layers: model } = await readModelVersion(modelDir);
-  const fast = createFastEngine(model);
+  const { keras } = await readModelVersion(modelDir);
+  const fast = createFastEngine(keras);
   const input = benchWindows(windows);
   // maxRSS is in KiB on Linux.
   const beforeMiB = process.resourceUsage().maxRSS / 1024;
@@ -223,7 +222,7 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
 
   const h5 = await readKerasH5(MODEL_H5);
   const model = await layersModelFromH5(h5);
-  const fast = createFastEngine(model);
+  const fast = createFastEngine(h5);
   const layers = createLayersEngine(model);
   const windows = benchWindows(Math.max(...o.sizes, o.cpuWindows));
   const figures: Figure[] = [];
@@ -241,7 +240,7 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'inference-bench-'));
     try {
       const weightsFile = path.join(dir, 'weights.json');
-      writeNumpyWeights(model, weightsFile);
+      writeNumpyWeights(h5, weightsFile);
       let last: NumpyForwardReport | undefined;
       let diff = 0;
       let compared = 0;
@@ -284,7 +283,7 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
   if (o.cpu && backend !== 'cpu') {
     await switchBackend('cpu');
     const cpuModel = await layersModelFromH5(h5);
-    const cpuFast = createFastEngine(cpuModel);
+    const cpuFast = createFastEngine(h5);
     for (const engine of [cpuFast, createLayersEngine(cpuModel)]) {
       const f = await timeEngine(engine, 'cpu', windows, o.cpuWindows, o.reps);
       figures.push(f);
@@ -356,9 +355,7 @@ export async function prepareWholeProcessInputs(dir: string): Promise<{ input: s
   const rows = await writeTwentySymbolFile(input);
   const pkl = path.join(sharedDir, 'model_out/scaler.pkl');
   fs.writeFileSync(scalersJson, scalersToJson(scalerSetFromPickle(fs.readFileSync(pkl), pkl)));
-  const model = await layersModelFromH5(await readKerasH5(MODEL_H5));
-  writeNumpyWeights(model, weightsJson);
-  model.dispose();
+  writeNumpyWeights(await readKerasH5(MODEL_H5), weightsJson);
   return { input, rows, scalersJson, weightsJson };
 }
 

@@ -14,7 +14,18 @@ import { fmt, median } from './stats.js';
 export interface WholeProcessResult {
   endToEnd: { file: string; rows: number; reps: number; medianMs: number; stagesMs: Record<string, number> };
   large: { rows: number; windows: number; wallMs: number; peakRssMiB: number; stagesMs: Record<string, number> };
-  versusNumpy: { file: string; rows: number; reps: number; predictMedianMs: number; numpyMedianMs?: number; ratio?: number; numpySkipped?: string };
+  versusNumpy: {
+    file: string;
+    rows: number;
+    reps: number;
+    predictMedianMs: number;
+    /** Medians of predict's own timings (summary.json) and of the NumPy script's, where each is spent. */
+    predictStagesMs: Record<string, number>;
+    numpyStagesMs?: Record<string, number>;
+    numpyMedianMs?: number;
+    ratio?: number;
+    numpySkipped?: string;
+  };
 }
 
 /** The 20-symbol histories `times` times over, each copy 400 years later than the last (a whole Gregorian cycle: leap days line up). */
@@ -27,6 +38,9 @@ function writeRepeatedHistory(source: string, dest: string, times: number): numb
   fs.writeFileSync(dest, `${out.join('\n')}\n`);
   return out.length - 1;
 }
+
+const medianStages = (runs: Record<string, number>[]) => Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
+const stagesLine = (stages: Record<string, number>) => Object.entries(stages).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
 
 async function timedPredict(input: string, modelDir: string, out: string): Promise<{ wallMs: number; stagesMs: Record<string, number>; peakRssMiB: number }> {
   const summary = path.join(out, 'summary.json');
@@ -51,28 +65,32 @@ export async function runWholeProcessBench(reps = 5, log: (l: string) => void = 
     const e2e: { wallMs: number; stagesMs: Record<string, number> }[] = [];
     for (let i = 0; i < reps; i++) e2e.push(await timedPredict(history3, modelDir, dir));
     const e2eMs = median(e2e.map((r) => r.wallMs));
-    const stagesMs = Object.fromEntries(Object.keys(e2e[0].stagesMs).map((k) => [k, median(e2e.map((r) => r.stagesMs[k]))]));
+    const stagesMs = medianStages(e2e.map((r) => r.stagesMs));
     log(`  npm run predict, ${path.basename(history3)} (5,281 rows, 3 symbols): ${fmt(e2eMs)} ms`);
-    log(`    in-process stages (median ms): ${Object.entries(stagesMs).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    log(`    in-process stages (median ms): ${stagesLine(stagesMs)}`);
 
     const py = findNumpyPython();
-    const predictMs: number[] = [];
-    const numpyMs: number[] = [];
+    const predictRuns: Awaited<ReturnType<typeof timedPredict>>[] = [];
+    const numpyRuns: Awaited<ReturnType<typeof runNumpyPipeline>>[] = [];
     await timedPredict(inputs.input, modelDir, dir);
     if ('python' in py) await runNumpyPipeline({ python: py.python, input: inputs.input, scalersJson: inputs.scalersJson, weightsJson: inputs.weightsJson, output: path.join(dir, 'np.csv') });
     for (let i = 0; i < reps; i++) {
-      predictMs.push((await timedPredict(inputs.input, modelDir, dir)).wallMs);
+      predictRuns.push(await timedPredict(inputs.input, modelDir, dir));
       if ('python' in py) {
-        numpyMs.push((await runNumpyPipeline({ python: py.python, input: inputs.input, scalersJson: inputs.scalersJson, weightsJson: inputs.weightsJson, output: path.join(dir, 'np.csv') })).wallMs);
+        numpyRuns.push(await runNumpyPipeline({ python: py.python, input: inputs.input, scalersJson: inputs.scalersJson, weightsJson: inputs.weightsJson, output: path.join(dir, 'np.csv') }));
       }
     }
-    const p = median(predictMs);
-    const versusNumpy: WholeProcessResult['versusNumpy'] = { file: '20-symbol full history', rows: inputs.rows, reps, predictMedianMs: p };
+    const p = median(predictRuns.map((r) => r.wallMs));
+    const predictStagesMs = medianStages(predictRuns.map((r) => r.stagesMs));
+    const versusNumpy: WholeProcessResult['versusNumpy'] = { file: '20-symbol full history', rows: inputs.rows, reps, predictMedianMs: p, predictStagesMs };
     log(`  20-symbol full history (${fmt(inputs.rows)} rows): npm run predict ${fmt(p)} ms`);
+    log(`    in-process stages (median ms): ${stagesLine(predictStagesMs)}`);
     if ('python' in py) {
-      const n = median(numpyMs);
-      Object.assign(versusNumpy, { numpyMedianMs: n, ratio: n / p });
+      const n = median(numpyRuns.map((r) => r.wallMs));
+      const numpyStagesMs = medianStages(numpyRuns.map((r) => Object.fromEntries(Object.entries(r.report.seconds).map(([k, v]) => [k, v * 1000]))));
+      Object.assign(versusNumpy, { numpyMedianMs: n, ratio: n / p, numpyStagesMs });
       log(`                                      numpy pipeline  ${fmt(n)} ms (${py.python}); numpy/predict = ${fmt(n / p, 2)} (> 1: predict is faster)`);
+      log(`    numpy's own stages (median ms): ${stagesLine(numpyStagesMs)}`);
     } else {
       versusNumpy.numpySkipped = py.skipped;
       log(`    numpy pipeline: skipped: ${py.skipped}`);
@@ -83,7 +101,7 @@ export async function runWholeProcessBench(reps = 5, log: (l: string) => void = 
     const big = await timedPredict(largeFile, modelDir, dir);
     const large = { rows: largeRows, windows: largeRows + 20, wallMs: big.wallMs, peakRssMiB: big.peakRssMiB, stagesMs: big.stagesMs };
     log(`  ${fmt(large.windows)} windows (the 20 histories 12 times over, ${fmt(largeRows)} rows), one run: ${fmt(large.wallMs)} ms, peak RSS ${fmt(large.peakRssMiB)} MiB`);
-    log(`    in-process stages (ms): ${Object.entries(large.stagesMs).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}`);
+    log(`    in-process stages (ms): ${stagesLine(large.stagesMs)}`);
     return { endToEnd: { file: path.basename(history3), rows: 5281, reps, medianMs: e2eMs, stagesMs }, large, versusNumpy };
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Readable } from 'node:stream';
 import { expect } from 'chai';
-import { parseDecimal, readInputCsv, type ParsedInput } from '../../model/csv-input.js';
+import { parseDecimal, parseIsoDate, readInputCsv, type ParsedInput } from '../../model/csv-input.js';
 import { InputFileError } from '../../model/errors.js';
 import { fixture, shared } from '../helpers/paths.js';
 
@@ -150,6 +150,30 @@ describe('input CSV', () => {
       expect(err).to.not.be.instanceOf(InputFileError);
       expect((err as NodeJS.ErrnoException).code).to.equal('ECONNRESET');
     }
+  });
+
+  it('accepts exactly the calendar days Date knows, leap years included', () => {
+    const byDate = (t: string) => {
+      const d = new Date(`${t}T00:00:00Z`);
+      return !Number.isNaN(d.getTime()) && d.toISOString().slice(0, 10) === t;
+    };
+    let accepted = 0;
+    for (const year of [0, 4, 100, 1600, 1900, 1999, 2000, 2016, 2018, 2019, 2100, 2400, 9999]) {
+      for (let month = 0; month <= 13; month++) {
+        for (let day = 0; day <= 32; day++) {
+          const t = `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}-${String(day).padStart(2, '0')}`;
+          const ours = parseIsoDate(t);
+          expect(typeof ours === 'string', t).to.equal(byDate(t));
+          if (typeof ours === 'string') accepted += 1;
+          else expect(ours.error).to.equal(`not a calendar date: "${t}"`);
+        }
+      }
+    }
+    expect(accepted).to.equal(13 * 365 + 6); // Feb 29 in 0, 4, 1600, 2000, 2016, 2400; not in 100, 1900, 2100
+    expect(parseIsoDate(' 2016-02-29 ')).to.equal('2016-02-29');
+    expect(parseIsoDate('2016-2-29')).to.deep.equal({ error: 'not an ISO date (YYYY-MM-DD): "2016-2-29"' });
+    expect(parseIsoDate('２０１６-02-29')).to.have.property('error').that.matches(/not an ISO date/);
+    expect(parseIsoDate(' ')).to.deep.equal({ error: 'empty value' });
   });
 
   it('parses numbers strictly', () => {

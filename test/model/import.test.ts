@@ -97,9 +97,10 @@ describe('model import and model versions', () => {
     const zeros = tf.zeros([1, 5, 13]);
     const x = windows(8);
     try {
-      const [z] = await predict(fromDisk.layers, zeros);
+      const graph = await fromDisk.layers.get();
+      const [z] = await predict(graph, zeros);
       expect(z).to.be.closeTo(-0.011210888, 1e-6);
-      expect(await predict(fromDisk.layers, x)).to.deep.equal(await predict(direct, x));
+      expect(await predict(graph, x)).to.deep.equal(await predict(direct, x));
       expect(new Set(await predict(direct, x)).size, 'windows give distinct outputs').to.equal(8);
     } finally {
       direct.dispose();
@@ -121,7 +122,7 @@ describe('model import and model versions', () => {
     const x = windows(4);
     try {
       const a = await predict(stock, x);
-      const b = await predict(fromDisk.layers, x);
+      const b = await predict(await fromDisk.layers.get(), x);
       a.forEach((v, i) => expect(v).to.be.closeTo(b[i], 1e-6));
     } finally {
       stock.dispose();
@@ -134,6 +135,21 @@ describe('model import and model versions', () => {
     expect(fromFiles.metadata).to.deep.equal(imported.metadata);
     const fromSources = keep(await loadModelFromSources(H5, PKL));
     expect(fromSources.metadata).to.deep.equal(imported.metadata);
+  });
+
+  it('builds the Keras-layers graph only when asked, once, and frees it on dispose', async () => {
+    const before = tf.memory().numTensors;
+    const model = await loadModelVersionFromFiles(versionFiles);
+    expect(tf.memory().numTensors, 'no tensors at load').to.equal(before);
+    const graph = await model.layers.get();
+    expect(await model.layers.get()).to.equal(graph);
+    expect(tf.memory().numTensors).to.be.greaterThan(before);
+    model.layers.dispose();
+    await new Promise((r) => setImmediate(r));
+    expect(tf.memory().numTensors).to.equal(before);
+    let error: unknown;
+    await model.layers.get().catch((e: unknown) => (error = e));
+    expect((error as Error).message).to.equal('layers model: get() after dispose()');
   });
 
   it('refuses files that do not match their version id, or an incomplete set', async () => {

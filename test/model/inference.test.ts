@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { switchBackend, type BackendName } from '../../model/backend.js';
 import { createFastEngine } from '../../model/fast-inference.js';
 import { foldBatchNorm, readBiGruWeights, UnsupportedModelError } from '../../model/gru-weights.js';
-import { layersModelFromH5, readKerasH5, type KerasH5 } from '../../model/keras-h5.js';
+import { layersModelFromH5, readKerasH5, type KerasH5, type KerasModel } from '../../model/keras-h5.js';
 import { createLayersEngine } from '../../model/layers-inference.js';
 import type { InferenceEngine } from '../../model/types.js';
 import { InferenceInputError } from '../../model/window-batch.js';
@@ -74,6 +74,23 @@ function randomWindows(count: number, seed: number): Float32Array {
   return out;
 }
 
+/** A graph built in TensorFlow.js as Keras would store it: its config (Keras names) and each layer's weights. */
+function kerasModelOf(model: tfl.LayersModel): KerasModel {
+  return {
+    modelConfig: model.toJSON(null, false) as Record<string, unknown>,
+    layerWeights: new Map(
+      model.layers.map((layer) => [layer.name, layer.getWeights().map((w, i) => ({ name: layer.weights[i]!.originalName, shape: w.shape, values: w.dataSync() as Float32Array }))]),
+    ),
+  };
+}
+
+/** The golden model's config, changed by `edit` (a deep copy: the original is left alone). */
+function editedConfig(h5: KerasH5, edit: (layers: Record<string, any>[]) => void): KerasModel {
+  const modelConfig = structuredClone(h5.modelConfig) as { config: { layers: Record<string, any>[] } };
+  edit(modelConfig.config.layers);
+  return { modelConfig, layerWeights: h5.layerWeights };
+}
+
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: number; at: number } {
   expect(a.length).to.equal(b.length);
   let diff = 0;
@@ -125,7 +142,7 @@ describe('inference engines', () => {
         const choice = await switchBackend(backend);
         expect(choice.name).to.equal(backend);
         model = await layersModelFromH5(h5);
-        fast = createFastEngine(model);
+        fast = createFastEngine(h5);
         layers = createLayersEngine(model);
       });
 
@@ -160,7 +177,7 @@ describe('inference engines', () => {
         const windows = randomWindows(count, 7);
         const whole = await fast.predict(windows, count);
         const before = tf.memory().numTensors;
-        const chunkedFast = createFastEngine(model, { chunkWindows: 10 });
+        const chunkedFast = createFastEngine(h5, { chunkWindows: 10 });
         const afterCreate = tf.memory().numTensors;
         expect(afterCreate).to.be.greaterThan(before);
         const chunked = await chunkedFast.predict(windows, count);
@@ -195,14 +212,14 @@ describe('inference engines', () => {
     after(() => model.dispose());
 
     it('returns an empty result for zero windows', async () => {
-      const fast = createFastEngine(model);
+      const fast = createFastEngine(h5);
       expect(await fast.predict(new Float32Array(0), 0)).to.have.length(0);
       expect(await createLayersEngine(model).predict(new Float32Array(0), 0)).to.have.length(0);
       fast.dispose();
     });
 
     it('rejects a buffer whose length is not count windows, naming both', async () => {
-      const fast = createFastEngine(model);
+      const fast = createFastEngine(h5);
       let error: unknown;
       await fast.predict(new Float32Array(WINDOW * 2 + 1), 2).catch((e: unknown) => (error = e));
       expect(error).to.be.instanceOf(InferenceInputError);
@@ -215,14 +232,14 @@ describe('inference engines', () => {
     });
 
     it('rejects a bad chunkWindows option by name', () => {
-      expect(() => createFastEngine(model, { chunkWindows: 0 })).to.throw(InferenceInputError, /option chunkWindows must be a positive integer; got 0/);
+      expect(() => createFastEngine(h5, { chunkWindows: 0 })).to.throw(InferenceInputError, /option chunkWindows must be a positive integer; got 0/);
     });
 
     it('refuses a model of another architecture, naming the difference', () => {
       const lstm = tfl.sequential({
         layers: [tfl.layers.bidirectional({ layer: tfl.layers.lstm({ units: 4, recurrentInitializer: 'zeros' }) as never, inputShape: [SEQ_LEN, FEATURES] }), tfl.layers.dense({ units: 1 })],
       });
-      expect(() => createFastEngine(lstm)).to.throw(UnsupportedModelError, /Bidirectional\(GRU\) -> BatchNormalization -> Dense/);
+      expect(() => createFastEngine(kerasModelOf(lstm))).to.throw(UnsupportedModelError, /Bidirectional\(GRU\) -> BatchNormalization -> Dense/);
       const noBn = tfl.sequential({
         layers: [
           tfl.layers.bidirectional({ layer: tfl.layers.gru({ units: 4, recurrentActivation: 'sigmoid', recurrentInitializer: 'zeros' }) as never, inputShape: [SEQ_LEN, FEATURES] }),
@@ -230,13 +247,43 @@ describe('inference engines', () => {
           tfl.layers.dense({ units: 1 }),
         ],
       });
-      expect(() => createFastEngine(noBn)).to.throw(UnsupportedModelError, /recurrentActivation is "sigmoid", the fast path supports only "hardSigmoid"/);
+      expect(() => createFastEngine(kerasModelOf(noBn))).to.throw(UnsupportedModelError, /recurrent_activation is "sigmoid", the fast path supports only "hard_sigmoid"/);
       lstm.dispose();
       noBn.dispose();
     });
 
+    it('refuses, from the stored config alone, a graph that is not one chain of layers, or weights of the wrong shape', () => {
+      const skip = editedConfig(h5, (layers) => (layers.find((l) => l.name === 'dense_2')!.inbound_nodes = [[['batch_normalization_1', 0, 0, {}]]]));
+      expect(() => createFastEngine(skip)).to.throw(UnsupportedModelError, /single chain of layers/);
+      const wider = editedConfig(h5, (layers) => (layers.find((l) => l.name === 'dense_1')!.config.units = 21));
+      expect(() => createFastEngine(wider)).to.throw(UnsupportedModelError, /layer 'dense_1': weight 0 has shape \[100,20\], expected \[100,21\]/);
+      const resetAfter = editedConfig(h5, (layers) => (layers.find((l) => l.name === 'bidirectional_1')!.config.layer.config.reset_after = true));
+      expect(() => createFastEngine(resetAfter)).to.throw(UnsupportedModelError, /layer 'bidirectional_1': reset_after is true, the fast path supports only false/);
+    });
+
+    it('reads a Sequential model built in TensorFlow.js as well: fast matches layers on it', async () => {
+      const seq = tfl.sequential({
+        layers: [
+          tfl.layers.bidirectional({ layer: tfl.layers.gru({ units: 6, recurrentInitializer: 'glorotUniform', biasInitializer: 'randomNormal' }) as never, inputShape: [SEQ_LEN, FEATURES] }),
+          tfl.layers.batchNormalization({ betaInitializer: 'randomNormal', movingMeanInitializer: 'randomNormal' }),
+          tfl.layers.dense({ units: 3, activation: 'relu', biasInitializer: 'ones' }),
+          tfl.layers.dense({ units: 1 }),
+        ],
+      });
+      const fast = createFastEngine(kerasModelOf(seq));
+      try {
+        const windows = randomWindows(200, 11);
+        const [a, b] = [await fast.predict(windows, 200), await createLayersEngine(seq).predict(windows, 200)];
+        expect(maxAbsDiff(a, b).diff).to.be.at.most(TOLERANCE);
+        expect(Math.max(...a) - Math.min(...a)).to.be.greaterThan(0.01);
+      } finally {
+        fast.dispose();
+        seq.dispose();
+      }
+    });
+
     it('folds BatchNormalization into the first Dense layer exactly', () => {
-      const raw = readBiGruWeights(model);
+      const raw = readBiGruWeights(h5);
       const folded = foldBatchNorm(raw);
       const x = Array.from({ length: 100 }, (_, i) => Math.sin(i) * 2);
       const { gamma, beta, movingMean, movingVariance, epsilon } = raw.batchNorm;
