@@ -3,7 +3,7 @@ import { foldBatchNorm, readBiGruWeights, type DenseWeights, type FoldedBiGruWei
 import type { KerasModel } from './keras-h5.js';
 import { tf } from './tf-core.js';
 import type { InferenceEngine } from './types.js';
-import { checkWindowBatch, chunkWindowsOption, type WindowShape } from './window-batch.js';
+import { checkWindowBatch, chunkWindowsOption, predictInChunks, type WindowShape } from './window-batch.js';
 
 export interface FastEngineOptions {
   /**
@@ -209,19 +209,11 @@ export function createFastEngine(model: KerasModel, options: FastEngineOptions =
     async predict(windows: Float32Array, count: number): Promise<Float32Array> {
       if (disposed) throw new Error('fast engine: predict() after dispose()');
       checkWindowBatch('fast', windows, count, shape);
-      const out = new Float32Array(count);
       const timeMajor = new Float32Array(Math.min(chunk, count) * windowSize);
-      for (let start = 0; start < count; start += chunk) {
-        const n = Math.min(chunk, count - start);
+      return predictInChunks(count, chunk, (start, n) => {
         toTimeMajor(windows, start, n, shape, timeMajor);
-        const y = tf.tidy(() => forwardPass(net, tf.tensor2d(timeMajor.subarray(0, n * windowSize), [shape.seqLen * n, shape.features]), n));
-        try {
-          out.set(await y.data<'float32'>(), start);
-        } finally {
-          y.dispose();
-        }
-      }
-      return out;
+        return tf.tidy(() => forwardPass(net, tf.tensor2d(timeMajor.subarray(0, n * windowSize), [shape.seqLen * n, shape.features]), n));
+      });
     },
     dispose(): void {
       if (disposed) return;

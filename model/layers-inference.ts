@@ -2,7 +2,7 @@ import type { Tensor } from '@tensorflow/tfjs-core';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './tf-core.js';
 import type { InferenceEngine, LazyLayersModel } from './types.js';
-import { checkWindowBatch, chunkWindowsOption, InferenceInputError, type WindowShape } from './window-batch.js';
+import { checkWindowBatch, chunkWindowsOption, InferenceInputError, predictInChunks, type WindowShape } from './window-batch.js';
 
 export interface LayersEngineOptions {
   /** Windows per `model.predict` call (default 8192). */
@@ -26,20 +26,12 @@ export function createLayersEngine(model: tfl.LayersModel, options: LayersEngine
     name: 'layers',
     async predict(windows: Float32Array, count: number): Promise<Float32Array> {
       checkWindowBatch('layers', windows, count, shape);
-      const out = new Float32Array(count);
-      for (let start = 0; start < count; start += chunk) {
-        const n = Math.min(chunk, count - start);
-        const y = tf.tidy(() => {
+      return predictInChunks(count, chunk, (start, n) =>
+        tf.tidy(() => {
           const x = tf.tensor3d(windows.subarray(start * windowSize, (start + n) * windowSize), [n, shape.seqLen, shape.features]);
           return model.predict(x, { batchSize: n }) as Tensor;
-        });
-        try {
-          out.set(await y.data<'float32'>(), start);
-        } finally {
-          y.dispose();
-        }
-      }
-      return out;
+        }),
+      );
     },
     dispose(): void {
       // Holds no tensors of its own: the weights belong to the model.

@@ -1,3 +1,4 @@
+import type { Tensor } from '@tensorflow/tfjs-core';
 
 export class InferenceInputError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -32,4 +33,19 @@ export function chunkWindowsOption(value: number | undefined, fallback: number):
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value < 1) throw new InferenceInputError(`option chunkWindows must be a positive integer; got ${value}`);
   return value;
+}
+
+/** Runs `forward` on the batch chunk by chunk (bounded memory) and gathers each chunk's [n, 1] output. */
+export async function predictInChunks(count: number, chunk: number, forward: (start: number, n: number) => Tensor): Promise<Float32Array> {
+  const out = new Float32Array(count);
+  for (let start = 0; start < count; start += chunk) {
+    const n = Math.min(chunk, count - start);
+    const y = forward(start, n);
+    try {
+      out.set(await y.data<'float32'>(), start);
+    } finally {
+      y.dispose();
+    }
+  }
+  return out;
 }
