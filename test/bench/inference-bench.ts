@@ -25,6 +25,7 @@ import { readModelVersion } from '../../model/model-store.js';
 import { scalerSetFromPickle, scalersToJson } from '../../model/scalers.js';
 import type { InferenceEngine } from '../../model/types.js';
 import { median } from './stats.js';
+import { writeTwentySymbolFile } from '../helpers/history.js';
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(benchDir, '../..');
@@ -309,39 +310,6 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
 // ---- whole-process comparison: pieces for `npm run bench` ----
 
 /** The 20 symbols of the team's scaler set (SPEC §4). */
-export const SCALER_SYMBOLS = ['ANC', 'BITS', 'BTB', 'BTC', 'BTM', 'CBX', 'DGC', 'FAIR', 'FTC', 'GLD', 'IXC', 'LTC', 'NMC', 'NVC', 'PPC', 'PXC', 'TRC', 'WDC', 'XPM', 'XRP'] as const;
-
-/**
- * Writes the 20-symbol full-history file: the three histories of `crypto_markets_btc_ltc_xrp.csv`, each
- * copied under several of the scaler set's symbols (BTC, LTC and XRP keep their own; the others take the
- * three in turn), about 35,000 rows. Returns the row count.
- */
-export async function writeTwentySymbolFile(dest: string, source = path.join(sharedDir, 'data/crypto_markets_btc_ltc_xrp.csv')): Promise<number> {
-  const rows = await new Promise<string[][]>((resolve, reject) => {
-    const out: string[][] = [];
-    parseString(fs.readFileSync(source, 'utf8'), { headers: false })
-      .on('data', (r: string[]) => out.push(r))
-      .on('error', reject)
-      .on('end', () => resolve(out));
-  });
-  const [header, ...data] = rows;
-  const col = header!.indexOf('symbol');
-  check(col >= 0, `${source}: no 'symbol' column`);
-  const histories = new Map<string, string[][]>();
-  for (const r of data) histories.set(r[col]!, [...(histories.get(r[col]!) ?? []), r]);
-  const own = [...histories.keys()];
-  check(own.length === 3, `${source}: expected 3 symbols, found ${own.join(', ')}`);
-  const others = SCALER_SYMBOLS.filter((s) => !histories.has(s));
-  const out: string[][] = [header!];
-  for (const symbol of SCALER_SYMBOLS) {
-    const from = histories.has(symbol) ? symbol : own[others.indexOf(symbol) % own.length]!;
-    for (const r of histories.get(from)!) out.push(r.map((v, i) => (i === col ? symbol : v)));
-  }
-  await new Promise<void>((resolve, reject) => {
-    writeToPath(dest, out).on('error', reject).on('finish', () => resolve());
-  });
-  return out.length - 1;
-}
 
 /**
  * Everything numpy_pipeline.py needs, in `dir`: the 20-symbol input file, `scalers.json` (the team's

@@ -8,6 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { importModel } from '../../model/import.js';
 import { shared, repoRoot } from '../helpers/paths.js';
+import { writeRepeatedHistory } from '../helpers/history.js';
 import { findNumpyPython, prepareWholeProcessInputs, runChild, runNumpyPipeline } from './inference-bench.js';
 import { fmt, median } from './stats.js';
 
@@ -28,16 +29,6 @@ export interface WholeProcessResult {
   };
 }
 
-/** The 20-symbol histories `times` times over, each copy 400 years later than the last (a whole Gregorian cycle: leap days line up). */
-function writeRepeatedHistory(source: string, dest: string, times: number): number {
-  const [header, ...rows] = fs.readFileSync(source, 'utf8').trim().split('\n');
-  const out = [header];
-  for (let i = 0; i < times; i++) {
-    for (const r of rows) out.push(r.replace(/,(\d{4})-(\d\d-\d\d),/, (_, y: string, md: string) => `,${Number(y) + 400 * i}-${md},`));
-  }
-  fs.writeFileSync(dest, `${out.join('\n')}\n`);
-  return out.length - 1;
-}
 
 const medianStages = (runs: Record<string, number>[]) => Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
 const stagesLine = (stages: Record<string, number>) => Object.entries(stages).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');

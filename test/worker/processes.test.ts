@@ -4,8 +4,8 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { runKey } from '../../shared/layout.js';
 import type { RunError, RunManifest } from '../../shared/manifest.js';
-import { writeTwentySymbolFile } from '../bench/inference-bench.js';
 import { eventually, peekDlq, queueCounts, readJson, runsWith, spawnWorker, startFleet, upload, type TestFleet, type WorkerProcess } from '../helpers/fleet.js';
+import { writeRepeatedHistory, writeTwentySymbolFile } from '../helpers/history.js';
 import { shared } from '../helpers/paths.js';
 
 const TEST_CSV = fs.readFileSync(shared('data/crypto_test.csv'));
@@ -19,6 +19,19 @@ describe('worker processes on the embedded stack', function () {
     return w;
   };
 
+  // Runs long enough to be interrupted: the 20-symbol histories (~35k rows, ~1 s), and twice that.
+  let dataDir: string;
+  let history20: Buffer;
+  let history20x2: Buffer;
+  before(async () => {
+    dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'histories-'));
+    await writeTwentySymbolFile(path.join(dataDir, 'h20.csv'));
+    writeRepeatedHistory(path.join(dataDir, 'h20.csv'), path.join(dataDir, 'h20x2.csv'), 2);
+    history20 = fs.readFileSync(path.join(dataDir, 'h20.csv'));
+    history20x2 = fs.readFileSync(path.join(dataDir, 'h20x2.csv'));
+  });
+  after(() => fs.rmSync(dataDir, { recursive: true, force: true }));
+
   beforeEach(async () => {
     fleet = await startFleet({ visibilityTimeoutSeconds: 3, maxReceiveCount: 3 });
   });
@@ -28,11 +41,9 @@ describe('worker processes on the embedded stack', function () {
   });
 
   it('completes on another worker a run whose worker was SIGKILLed mid-run', async () => {
-    const big = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'big-')), 'history20.csv');
-    await writeTwentySymbolFile(big);
     const a = spawn('worker-a');
     await a.waitForLog((l) => l.event === 'worker.polling');
-    await upload(fleet, 'incoming/history20.csv', fs.readFileSync(big));
+    await upload(fleet, 'incoming/history20.csv', history20);
     const started = await a.waitForLog((l) => l.event === 'run.started');
     a.child.kill('SIGKILL');
     await a.exited;
@@ -91,11 +102,9 @@ describe('worker processes on the embedded stack', function () {
   });
 
   it('on SIGTERM mid-run, finishes the run, deletes its message and exits 0', async () => {
-    const big = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'big-')), 'history20.csv');
-    await writeTwentySymbolFile(big);
     const w = spawn('worker-term');
     await w.waitForLog((l) => l.event === 'worker.polling');
-    await upload(fleet, 'incoming/term.csv', fs.readFileSync(big));
+    await upload(fleet, 'incoming/term.csv', history20);
     const started = await w.waitForLog((l) => l.event === 'run.started');
     w.child.kill('SIGTERM');
     expect((await w.exited).code).to.equal(0);
@@ -109,15 +118,9 @@ describe('worker processes on the embedded stack', function () {
   });
 
   it('on SIGTERM with a run longer than its stop budget, hands the message back at once for another worker', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'long-'));
-    await writeTwentySymbolFile(path.join(dir, 'h.csv'));
-    const [header, ...rows] = fs.readFileSync(path.join(dir, 'h.csv'), 'utf8').trim().split('\n');
-    // The same histories again 28 years later (leap years line up): twice the rows, so the run outlasts a 1 s budget.
-    const later = rows.map((r) => r.replace(/,(\d{4})-(\d\d-\d\d),/, (_, y: string, md: string) => `,${Number(y) + 28}-${md},`));
-    fs.writeFileSync(path.join(dir, 'long.csv'), [header, ...rows, ...later].join('\n'));
     const a = spawn('worker-slow', { STOP_TIMEOUT_SECONDS: '1' });
     await a.waitForLog((l) => l.event === 'worker.polling');
-    await upload(fleet, 'incoming/long.csv', fs.readFileSync(path.join(dir, 'long.csv')));
+    await upload(fleet, 'incoming/long.csv', history20x2); // outlasts a 1 s budget
     const started = await a.waitForLog((l) => l.event === 'run.started');
     a.child.kill('SIGTERM');
     expect((await a.exited).code).to.equal(0);
