@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The worker image: compiled TypeScript and production dependencies (with tfjs-node's native TensorFlow).
 # The model is not in the image: the worker loads the version named by models/current.json in the bucket.
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
