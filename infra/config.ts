@@ -1,7 +1,7 @@
 import { QUEUE_DEFAULTS } from '../shared/worker-env.js';
 
 /** The stack's settings, parsed once from the project's Pulumi config (`pulumi config set <key> <value>`). */
-export interface StackConfig {
+export interface InfraConfig {
   /** Tasks kept running when idle; 0 trades about a minute of task start per wake-up for near-zero idle cost. */
   minWorkers: number;
   maxWorkers: number;
@@ -28,20 +28,20 @@ export const CONFIG_DEFAULTS = {
   backlogPerWorker: 5,
   logRetentionDays: 30,
   forceDestroy: false,
-} as const satisfies Omit<StackConfig, 'alarmEmail'>;
+} as const satisfies Omit<InfraConfig, 'alarmEmail'>;
 
 /** What the parser reads: `pulumi.Config` in the program, a plain map in tests. */
 export interface ConfigSource {
   get(key: string): string | undefined;
 }
 
-export class StackConfigError extends Error {
+export class InfraConfigError extends Error {
   constructor(
     readonly key: string,
     message: string,
   ) {
     super(`config "${key}": ${message}`);
-    this.name = 'StackConfigError';
+    this.name = 'InfraConfigError';
   }
 }
 
@@ -58,31 +58,31 @@ const FARGATE_MEMORY: Readonly<Record<number, { min: number; max: number; step: 
 
 const LOG_RETENTION_DAYS = [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
 
-export function parseStackConfig(source: ConfigSource): StackConfig {
+export function parseInfraConfig(source: ConfigSource): InfraConfig {
   const int = (key: keyof typeof CONFIG_DEFAULTS, min: number, max = Number.MAX_SAFE_INTEGER): number => {
     const raw = source.get(key);
     if (raw === undefined || raw === '') return CONFIG_DEFAULTS[key] as number;
     const value = Number(raw);
     if (!Number.isInteger(value) || value < min || value > max) {
-      throw new StackConfigError(key, `expected an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
+      throw new InfraConfigError(key, `expected an integer in [${min}, ${max}], got ${JSON.stringify(raw)}`);
     }
     return value;
   };
 
   const minWorkers = int('minWorkers', 0, 1000);
   const maxWorkers = int('maxWorkers', 1, 1000);
-  if (maxWorkers < minWorkers) throw new StackConfigError('maxWorkers', `must be >= minWorkers (${minWorkers}), got ${maxWorkers}`);
+  if (maxWorkers < minWorkers) throw new InfraConfigError('maxWorkers', `must be >= minWorkers (${minWorkers}), got ${maxWorkers}`);
   const maxReceiveCount = int('maxReceiveCount', 1, 1000);
 
   const workerCpu = int('workerCpu', 256, 16384);
   const memory = FARGATE_MEMORY[workerCpu];
-  if (!memory) throw new StackConfigError('workerCpu', `expected one of ${Object.keys(FARGATE_MEMORY).join(', ')}, got ${workerCpu}`);
+  if (!memory) throw new InfraConfigError('workerCpu', `expected one of ${Object.keys(FARGATE_MEMORY).join(', ')}, got ${workerCpu}`);
   const workerMemory = int('workerMemory', 512, 122880);
   const memoryFits =
     (memory.also ?? []).includes(workerMemory) ||
     (workerMemory >= memory.min && workerMemory <= memory.max && (workerMemory - memory.min) % memory.step === 0);
   if (!memoryFits) {
-    throw new StackConfigError(
+    throw new InfraConfigError(
       'workerMemory',
       `Fargate does not accept ${workerMemory} MiB with ${workerCpu} CPU units (allowed: ${[...(memory.also ?? []), memory.min].join(', ')} to ${memory.max} in steps of ${memory.step})`,
     );
@@ -91,23 +91,23 @@ export function parseStackConfig(source: ConfigSource): StackConfig {
   const backlogRaw = source.get('backlogPerWorker');
   const backlogPerWorker = backlogRaw === undefined || backlogRaw === '' ? CONFIG_DEFAULTS.backlogPerWorker : Number(backlogRaw);
   if (!Number.isFinite(backlogPerWorker) || backlogPerWorker <= 0) {
-    throw new StackConfigError('backlogPerWorker', `expected a number > 0, got ${JSON.stringify(backlogRaw)}`);
+    throw new InfraConfigError('backlogPerWorker', `expected a number > 0, got ${JSON.stringify(backlogRaw)}`);
   }
 
   const logRetentionDays = int('logRetentionDays', 1, 3653);
   if (!LOG_RETENTION_DAYS.includes(logRetentionDays)) {
-    throw new StackConfigError('logRetentionDays', `CloudWatch Logs accepts ${LOG_RETENTION_DAYS.join(', ')}; got ${logRetentionDays}`);
+    throw new InfraConfigError('logRetentionDays', `CloudWatch Logs accepts ${LOG_RETENTION_DAYS.join(', ')}; got ${logRetentionDays}`);
   }
 
   const forceRaw = source.get('forceDestroy');
   if (forceRaw !== undefined && forceRaw !== '' && forceRaw !== 'true' && forceRaw !== 'false') {
-    throw new StackConfigError('forceDestroy', `expected true or false, got ${JSON.stringify(forceRaw)}`);
+    throw new InfraConfigError('forceDestroy', `expected true or false, got ${JSON.stringify(forceRaw)}`);
   }
   const forceDestroy = forceRaw === undefined || forceRaw === '' ? CONFIG_DEFAULTS.forceDestroy : forceRaw === 'true';
 
   const alarmEmail = source.get('alarmEmail') || undefined;
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
-    throw new StackConfigError('alarmEmail', `expected an e-mail address, got ${JSON.stringify(alarmEmail)}`);
+    throw new InfraConfigError('alarmEmail', `expected an e-mail address, got ${JSON.stringify(alarmEmail)}`);
   }
 
   return { minWorkers, maxWorkers, maxReceiveCount, workerCpu, workerMemory, backlogPerWorker, alarmEmail, logRetentionDays, forceDestroy };

@@ -5,7 +5,7 @@ import { STACK_OUTPUT } from '../shared/worker-env.js';
 import { DlqAlarm } from './alarms.js';
 import { WorkerAutoscaling } from './autoscaling.js';
 import { DataBucket } from './bucket.js';
-import type { StackConfig } from './config.js';
+import type { InfraConfig } from './config.js';
 import { WorkerImage } from './image.js';
 import { Network } from './network.js';
 import { WorkQueues } from './queues.js';
@@ -14,7 +14,7 @@ import { UploadTrigger } from './upload-trigger.js';
 import { WorkerService } from './worker-service.js';
 
 export interface StackArgs {
-  config: StackConfig;
+  config: InfraConfig;
   /** Docker build context holding the worker's `Dockerfile` (the repository root). */
   imageContext: string;
 }

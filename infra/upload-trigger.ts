@@ -22,7 +22,7 @@ export class UploadTrigger extends pulumi.ComponentResource {
   constructor(name: string, args: UploadTriggerArgs, opts?: pulumi.ComponentResourceOptions) {
     super('crypto-open-fleet:infra:UploadTrigger', name, {}, opts);
 
-    // Allow statements only: the workers (and later the scheduler) send through their own IAM roles.
+    // Allow statements only: every other sender (the workers) sends through its own IAM role.
     this.queuePolicy = new aws.sqs.QueuePolicy(
       `${name}-queue-policy`,
       {

@@ -56,7 +56,8 @@ export class WorkerRoles extends pulumi.ComponentResource {
             Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility'],
             Resource: [args.workQueueArn],
           },
-          // Error records go to the DLQ; later issues add command and shard messages on the work queue.
+          // The DLQ: failures with their reason. The work queue: kept for the messages workers send themselves (shards of
+          // a large upload, commands), so that the grant does not have to follow each of them.
           { Sid: 'SendToQueues', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: [args.workQueueArn, args.dlqArn] },
           {
             Sid: 'ScaleInProtection',

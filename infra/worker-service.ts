@@ -68,7 +68,7 @@ export class WorkerService extends pulumi.ComponentResource {
       [WORKER_ENV.visibilityTimeoutSeconds]: String(QUEUE_DEFAULTS.visibilityTimeoutSeconds),
       [WORKER_ENV.waitTimeSeconds]: String(QUEUE_DEFAULTS.waitTimeSeconds),
       [WORKER_ENV.maxReceiveCount]: String(args.maxReceiveCount),
-      [WORKER_ENV.stopTimeoutSeconds]: String(QUEUE_DEFAULTS.workerStopSeconds),
+      [WORKER_ENV.stopBudgetSeconds]: String(QUEUE_DEFAULTS.stopBudgetSeconds),
       AWS_REGION: args.region,
     };
 
@@ -89,9 +89,9 @@ export class WorkerService extends pulumi.ComponentResource {
             image: args.imageRef,
             essential: true,
             environment: Object.entries(environment).map(([envName, value]) => ({ name: envName, value })),
-            // The worker finishes or hands back its message on SIGTERM within its own budget (STOP_TIMEOUT_SECONDS),
+            // The worker finishes or hands back its message on SIGTERM within its own budget (STOP_BUDGET_SECONDS),
             // well inside this one (Fargate allows 120 s at most).
-            stopTimeout: QUEUE_DEFAULTS.stopTimeoutSeconds,
+            stopTimeout: QUEUE_DEFAULTS.ecsStopTimeoutSeconds,
             // An init process as PID 1 forwards SIGTERM to node and reaps children.
             linuxParameters: { initProcessEnabled: true },
             logConfiguration: {

@@ -1,3 +1,4 @@
+import { ModelError } from './errors.js';
 import { kerasInputShapes, kerasLayerChain, type KerasConfig, type KerasLayerConfig } from './keras-config.js';
 import type { H5Weight, KerasModel } from './keras-h5.js';
 
@@ -48,7 +49,7 @@ export interface BiGruWeights {
 /** The same network with the BatchNormalization folded into the first Dense layer. */
 export type FoldedBiGruWeights = Omit<BiGruWeights, 'batchNorm'>;
 
-export class UnsupportedModelError extends Error {
+export class UnsupportedModelError extends ModelError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'UnsupportedModelError';

@@ -1,3 +1,4 @@
+import { ModelError } from './errors.js';
 import type * as tfl from '@tensorflow/tfjs-layers';
 import { tf } from './tf-core.js';
 import type { LazyLayersModel } from './types.js';
@@ -21,7 +22,7 @@ export interface KerasH5 {
 /** A Keras model as stored: its architecture (`model_config`) and each layer's weights. */
 export type KerasModel = Pick<KerasH5, 'modelConfig' | 'layerWeights'>;
 
-export class ModelFileError extends Error {
+export class ModelFileError extends ModelError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ModelFileError';

@@ -1,7 +1,7 @@
+import { ModelError } from './errors.js';
 import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { initBackend } from './backend.js';
 import { kerasInputShapes } from './keras-config.js';
 import { lazyLayersModel, readKerasH5, type H5Weight } from './keras-h5.js';
 import { scalerSetFromPickle, scalersFromJson, scalersToJson } from './scalers.js';
@@ -21,11 +21,10 @@ const HASHED_FILES = ['model.json', 'weights.bin', 'scalers.json'] as const;
 export const MODEL_FORMAT = 'tfjs-layers+scalers-json/1';
 const WEIGHTS_FILE = 'weights.bin';
 const IMPORTER = 'crypto-open-fleet model/import';
-/** Env var naming the model folder when no explicit option is given. */
-export const MODEL_DIR_ENV = 'MODEL_DIR';
-const SOURCE_FILES = { h5: 'model.h5', scaler: 'scaler.pkl' } as const;
+/** The team's file names in a model folder. */
+export const SOURCE_FILES = { h5: 'model.h5', scaler: 'scaler.pkl' } as const;
 
-export class ModelStoreError extends Error {
+export class ModelStoreError extends ModelError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ModelStoreError';
@@ -56,7 +55,8 @@ interface TfjsModelJson {
 
 const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
-function versionId(files: ModelVersionFiles): string {
+/** The content-derived id of a version: a digest of the bytes of model.json, weights.bin and scalers.json. */
+export function versionIdOf(files: ModelVersionFiles): string {
   const h = createHash('sha256');
   for (const name of HASHED_FILES) h.update(`${name} ${sha256(files.get(name)!)}\n`);
   return `v-${h.digest('hex').slice(0, 16)}`;
@@ -99,7 +99,7 @@ export async function prepareModelVersion(h5File: string, scalerFile: string): P
     ['scalers.json', Buffer.from(scalersToJson(scalers))],
   ]);
   const metadata: ModelMetadata = {
-    version: versionId(files),
+    version: versionIdOf(files),
     format: MODEL_FORMAT,
     sources: {
       h5: { file: path.basename(h5File), sha256: sha256(h5Bytes) },
@@ -154,7 +154,7 @@ export async function loadModelVersionFromFiles(files: ModelVersionFiles, source
   if (metadata?.format !== MODEL_FORMAT) {
     throw new ModelStoreError(`${source}/metadata.json: format is ${JSON.stringify(metadata?.format)}, expected '${MODEL_FORMAT}'`);
   }
-  const actual = versionId(files);
+  const actual = versionIdOf(files);
   if (metadata.version !== actual) {
     throw new ModelStoreError(`${source}: files do not match version ${JSON.stringify(metadata.version)} (their content gives ${actual})`);
   }
@@ -169,8 +169,6 @@ export async function loadModelVersionFromFiles(files: ModelVersionFiles, source
   if (inputShapes.length !== 1 || JSON.stringify(inputShapes[0]) !== JSON.stringify(expected)) {
     throw new ModelStoreError(`${source}: the model's input shape is ${JSON.stringify(inputShapes[0])}, the scalers' model_hypers need ${JSON.stringify(expected)}`);
   }
-  // Ready to serve: the engines' tensors need a backend.
-  await initBackend();
   return { metadata, scalers, keras, layers: lazyLayersModel(keras) };
 }
 
@@ -238,37 +236,10 @@ export async function loadModelFromSources(h5File: string, scalerFile: string): 
   return loadModelVersionFromFiles(files, `${h5File} + ${scalerFile}`);
 }
 
-export interface ResolveModelOptions {
-  /** An imported version folder (`--model`). */
-  model?: string;
-  /** `--h5` and `--scaler`: source files, used together. */
-  h5?: string;
-  scaler?: string;
-  env: NodeJS.ProcessEnv;
-  repoRoot: string;
-}
-
-async function assertFolder(dir: string, what: string): Promise<void> {
+async function assertFolder(dir: string, label: string): Promise<void> {
   const stat = await fs.stat(dir).catch(() => undefined);
-  if (!stat) throw new ModelStoreError(`${what} ${dir} does not exist`);
-  if (!stat.isDirectory()) throw new ModelStoreError(`${what} ${dir} is not a folder`);
-}
-
-/** A folder holding either an imported version (metadata.json) or the team's model.h5 + scaler.pkl. */
-async function modelFolderFiles(dir: string, what: string): Promise<ResolvedModelFiles> {
-  await assertFolder(dir, what);
-  const has = (name: string) => fs.stat(path.join(dir, name)).then((s) => s.isFile(), () => false);
-  if (await has('metadata.json')) return { files: await listModelVersionFiles(dir), source: dir };
-  const missing = [];
-  for (const name of Object.values(SOURCE_FILES)) if (!(await has(name))) missing.push(name);
-  if (missing.length > 0) {
-    throw new ModelStoreError(`${what} ${dir} holds neither an imported model version (no metadata.json) nor the source files (missing ${missing.join(', ')})`);
-  }
-  return sourceFiles(path.join(dir, SOURCE_FILES.h5), path.join(dir, SOURCE_FILES.scaler));
-}
-
-async function sourceFiles(h5File: string, scalerFile: string): Promise<ResolvedModelFiles> {
-  return { files: (await prepareModelVersion(h5File, scalerFile)).files, source: `${h5File} + ${scalerFile}` };
+  if (!stat) throw new ModelStoreError(`${label} ${dir} does not exist`);
+  if (!stat.isDirectory()) throw new ModelStoreError(`${label} ${dir} is not a folder`);
 }
 
 export interface ResolvedModelFiles {
@@ -277,29 +248,26 @@ export interface ResolvedModelFiles {
   source: string;
 }
 
-/**
- * Finds the model to serve, as a version's files: `--model <dir>`, else `--h5` + `--scaler`, else
- * MODEL_DIR, else `../shared/model_out` beside the repo.
- */
-export async function resolveModelFiles(opts: ResolveModelOptions): Promise<ResolvedModelFiles> {
-  if (opts.model !== undefined) {
-    if (opts.h5 !== undefined || opts.scaler !== undefined) throw new ModelStoreError('--model cannot be combined with --h5/--scaler');
-    const dir = path.resolve(opts.model);
-    await assertFolder(dir, '--model');
-    return { files: await listModelVersionFiles(dir), source: dir };
-  }
-  if (opts.h5 !== undefined || opts.scaler !== undefined) {
-    if (opts.h5 === undefined) throw new ModelStoreError('--scaler needs --h5 <model.h5> as well');
-    if (opts.scaler === undefined) throw new ModelStoreError('--h5 needs --scaler <scaler.pkl> as well');
-    return sourceFiles(path.resolve(opts.h5), path.resolve(opts.scaler));
-  }
-  const fromEnv = opts.env[MODEL_DIR_ENV];
-  if (fromEnv) return modelFolderFiles(path.resolve(fromEnv), MODEL_DIR_ENV);
-  return modelFolderFiles(path.resolve(opts.repoRoot, '../shared/model_out'), 'the default model folder');
+/** The files of an imported version folder; `label` names the folder in messages (e.g. the option that gave it). */
+export async function versionFilesInFolder(dir: string, label: string): Promise<ResolvedModelFiles> {
+  await assertFolder(dir, label);
+  return { files: await listModelVersionFiles(dir), source: dir };
 }
 
-/** `resolveModelFiles`, loaded and ready to serve. */
-export async function resolveModel(opts: ResolveModelOptions): Promise<LoadedModel> {
-  const { files, source } = await resolveModelFiles(opts);
-  return loadModelVersionFromFiles(files, source);
+/** model.h5 + scaler.pkl converted in memory into a version's files. */
+export async function versionFilesFromSources(h5File: string, scalerFile: string): Promise<ResolvedModelFiles> {
+  return { files: (await prepareModelVersion(h5File, scalerFile)).files, source: `${h5File} + ${scalerFile}` };
+}
+
+/** A folder holding either an imported version (metadata.json) or the team's model.h5 + scaler.pkl. */
+export async function versionFilesInModelFolder(dir: string, label: string): Promise<ResolvedModelFiles> {
+  await assertFolder(dir, label);
+  const has = (name: string) => fs.stat(path.join(dir, name)).then((s) => s.isFile(), () => false);
+  if (await has('metadata.json')) return { files: await listModelVersionFiles(dir), source: dir };
+  const missing = [];
+  for (const name of Object.values(SOURCE_FILES)) if (!(await has(name))) missing.push(name);
+  if (missing.length > 0) {
+    throw new ModelStoreError(`${label} ${dir} holds neither an imported model version (no metadata.json) nor the source files (missing ${missing.join(', ')})`);
+  }
+  return versionFilesFromSources(path.join(dir, SOURCE_FILES.h5), path.join(dir, SOURCE_FILES.scaler));
 }

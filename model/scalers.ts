@@ -1,7 +1,8 @@
+import { ModelError } from './errors.js';
 import { NdArray, PickleInstance, parsePickle, type PickleValue } from './pickle.js';
 import { FEATURE_COLUMNS, SCALED_COLUMNS, type ColumnScaler, type ModelHypers, type ScalerSet, type SymbolScalers } from './types.js';
 
-export class ScalerFileError extends Error {
+export class ScalerFileError extends ModelError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'ScalerFileError';

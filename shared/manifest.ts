@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import type { Disposition, FailureKind } from './failures.js';
 
 /** The S3 object a run read: enough to fetch exactly the same bytes again. */
 export interface RunInput {
@@ -45,13 +46,14 @@ export interface RunManifest {
   outputs: { preds: OutputObject; forecast: OutputObject; published: { preds: OutputObject; forecast: OutputObject } | null };
 }
 
-/** `runs/<run-id>/error.json`: why a run failed and whether SQS will retry it. */
+/** `runs/<run-id>/error.json`: why a run failed and what became of its message (`disposition`). */
 export interface RunError {
   schema: 'crypto-open-fleet/run-error/1';
   runId: string;
   input: Partial<RunInput> & { bucket: string; key: string };
   event?: { eventTime: string; sequencer: string; eventName: string };
-  error: { kind: 'invalid-input' | 'source-missing' | 'source-changed' | 'unsupported-command' | 'bad-message' | 'transient'; message: string; retryable: boolean };
+  /** `retry` records are written on the last attempt only, before the queue's redrive policy moves the message. */
+  error: { kind: FailureKind; disposition: Disposition; message: string };
   worker: { id: string; receiveCount: number };
   at: string;
 }

@@ -18,14 +18,19 @@ export const WORKER_ENV = {
   logLevel: 'LOG_LEVEL',
   /** The queue's redrive maxReceiveCount, so the last attempt can leave an error record. */
   maxReceiveCount: 'MAX_RECEIVE_COUNT',
-  /** Graceful stop budget in seconds; keep below the ECS task definition's stopTimeout. */
-  stopTimeoutSeconds: 'STOP_TIMEOUT_SECONDS',
+  /** Graceful stop budget in seconds: an unfinished run is handed back after it. Below the ECS task's stopTimeout. */
+  stopBudgetSeconds: 'STOP_BUDGET_SECONDS',
   waitTimeSeconds: 'WAIT_TIME_SECONDS',
   /** `anchored` (default) or `integrated`. */
   predictionMode: 'PREDICTION_MODE',
   workerId: 'WORKER_ID',
-  /** `1` when the worker talks to the embedded stack (path-style S3, its fixed credentials). */
-  localStack: 'LOCAL_STACK',
+  /** `tensorflow`, `wasm` or `cpu`: forces one TF.js backend (default: the fastest that starts). */
+  tfjsBackend: 'TFJS_BACKEND',
+  /** Endpoints of S3-compatible services (the SDK's own variable names); unset on AWS. */
+  s3Endpoint: 'AWS_ENDPOINT_URL_S3',
+  sqsEndpoint: 'AWS_ENDPOINT_URL_SQS',
+  /** `true` for stores that need path-style S3 addressing (the embedded stack). */
+  s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
 } as const;
 
 /** Defaults shared by the queue definition (infra) and the consumer (worker). */
@@ -34,10 +39,10 @@ export const QUEUE_DEFAULTS = {
   visibilityTimeoutSeconds: 90,
   waitTimeSeconds: 20,
   maxReceiveCount: 3,
-  /** The ECS task's stopTimeout (Fargate allows at most 120 s). */
-  stopTimeoutSeconds: 60,
-  /** The worker's own budget: it hands an unfinished message back and exits inside the task's stopTimeout. */
-  workerStopSeconds: 45,
+  /** The ECS task definition's stopTimeout: SIGKILL this long after SIGTERM (Fargate allows at most 120 s). */
+  ecsStopTimeoutSeconds: 60,
+  /** The worker's own budget after SIGTERM: it hands an unfinished message back and exits inside ecsStopTimeoutSeconds. */
+  stopBudgetSeconds: 45,
 } as const;
 
 /**

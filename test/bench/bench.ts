@@ -10,7 +10,6 @@ import { runChild, runInferenceBench } from './inference-bench.js';
 import { runLatencyBench } from './latency-bench.js';
 import { runWholeProcessBench } from './whole-process-bench.js';
 
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 const PARTS = ['inference', 'whole', 'latency', 'floor'] as const;
 
 async function main(): Promise<void> {

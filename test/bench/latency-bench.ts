@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { predictionsKey, runKey } from '../../shared/layout.js';
 import type { RunManifest } from '../../shared/manifest.js';
-import { eventually, readJson, spawnWorker, startFleet, type WorkerProcess } from '../helpers/fleet.js';
+import { eventually, readJson, spawnWorker, startTestStack, type WorkerProcess } from '../helpers/test-stack.js';
 import { shared } from '../helpers/paths.js';
 import { fmt, median, percentile } from './stats.js';
 
@@ -22,7 +22,7 @@ export interface LatencyResult {
 }
 
 export async function runLatencyBench(uploads = 20, log: (l: string) => void = console.log): Promise<LatencyResult> {
-  const fleet = await startFleet({ visibilityTimeoutSeconds: 30 });
+  const fleet = await startTestStack({ visibilityTimeoutSeconds: 30 });
   const workers: WorkerProcess[] = [];
   try {
     for (const id of ['w1', 'w2']) workers.push(spawnWorker(fleet, id, { HEARTBEAT_SECONDS: '10', WAIT_TIME_SECONDS: '20' }));

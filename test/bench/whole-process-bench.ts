@@ -37,7 +37,6 @@ async function timedPredict(input: string, modelDir: string, out: string): Promi
   const summary = path.join(out, 'summary.json');
   const { wallMs } = await runChild('npm', ['run', '--silent', 'predict', '--', '--input', input, '--output', path.join(out, 'preds.csv'), '--model', modelDir, '--summary', summary], {
     ...process.env,
-    AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
   });
   const s = JSON.parse(fs.readFileSync(summary, 'utf8'));
   return { wallMs, stagesMs: s.timingsMs, peakRssMiB: s.peakRssMiB };

@@ -1,16 +1,16 @@
 import { expect } from 'chai';
-import { CONFIG_DEFAULTS, parseStackConfig, StackConfigError } from '../../infra/config.js';
+import { CONFIG_DEFAULTS, parseInfraConfig, InfraConfigError } from '../../infra/config.js';
 
 const source = (values: Record<string, string>) => ({ get: (key: string) => values[key] });
 
 describe('infra config', () => {
   it('gives every key its default when the stack sets nothing', () => {
-    expect(parseStackConfig(source({}))).to.deep.equal({ ...CONFIG_DEFAULTS, alarmEmail: undefined });
+    expect(parseInfraConfig(source({}))).to.deep.equal({ ...CONFIG_DEFAULTS, alarmEmail: undefined });
     expect(CONFIG_DEFAULTS).to.include({ minWorkers: 1, maxReceiveCount: 3, workerCpu: 512, workerMemory: 1024 });
   });
 
   it('parses set values', () => {
-    const config = parseStackConfig(
+    const config = parseInfraConfig(
       source({ minWorkers: '0', maxWorkers: '10', maxReceiveCount: '5', workerCpu: '256', workerMemory: '512', backlogPerWorker: '2.5', alarmEmail: 'a@b.io', logRetentionDays: '14', forceDestroy: 'true' }),
     );
     expect(config).to.deep.equal({
@@ -33,8 +33,8 @@ describe('infra config', () => {
   ];
   for (const [values, key, message] of rejected) {
     it(`rejects ${JSON.stringify(values)} naming "${key}"`, () => {
-      const parse = () => parseStackConfig(source(values));
-      expect(parse).to.throw(StackConfigError, message).with.property('key', key);
+      const parse = () => parseInfraConfig(source(values));
+      expect(parse).to.throw(InfraConfigError, message).with.property('key', key);
       expect(parse).to.throw(`config "${key}"`);
     });
   }

@@ -1,6 +1,6 @@
 import * as pulumi from '@pulumi/pulumi';
 import { expect } from 'chai';
-import { parseStackConfig } from '../../infra/config.js';
+import { parseInfraConfig } from '../../infra/config.js';
 import { createStack, type StackOutputs } from '../../infra/stack.js';
 import { runMocked, resolveAll, type MockedRun, type Recorded } from './mocks.js';
 
@@ -32,7 +32,7 @@ let changed: Promise<StackRun> | undefined;
 /** The same program path (config read from the stack config, then `createStack`) with CHANGED_CONFIG. */
 export function changedRun(): Promise<StackRun> {
   changed ??= programRun().then(() =>
-    runMocked(CHANGED_CONFIG, () => createStack({ config: parseStackConfig(new pulumi.Config()), imageContext: '.' })).then(settle),
+    runMocked(CHANGED_CONFIG, () => createStack({ config: parseInfraConfig(new pulumi.Config()), imageContext: '.' })).then(settle),
   );
   return changed;
 }

@@ -66,16 +66,16 @@ describe('infra: worker image, task and service', () => {
         [WORKER_ENV.visibilityTimeoutSeconds]: String(work.visibilityTimeoutSeconds),
         [WORKER_ENV.waitTimeSeconds]: String(work.receiveWaitTimeSeconds),
         [WORKER_ENV.maxReceiveCount]: String(JSON.parse(work.redrivePolicy).maxReceiveCount),
-        [WORKER_ENV.stopTimeoutSeconds]: String(QUEUE_DEFAULTS.workerStopSeconds),
+        [WORKER_ENV.stopBudgetSeconds]: String(QUEUE_DEFAULTS.stopBudgetSeconds),
         AWS_REGION: REGION,
       });
     });
 
     it('gives the worker its graceful-shutdown time (Fargate allows at most 120 s) and an init process for signals', () => {
       const [container] = containers(run);
-      expect(container!.stopTimeout).to.equal(QUEUE_DEFAULTS.stopTimeoutSeconds).and.be.at.most(120);
+      expect(container!.stopTimeout).to.equal(QUEUE_DEFAULTS.ecsStopTimeoutSeconds).and.be.at.most(120);
       const env = Object.fromEntries(container!.environment.map((e) => [e.name, e.value]));
-      expect(Number(env[WORKER_ENV.stopTimeoutSeconds])).to.be.below(container!.stopTimeout);
+      expect(Number(env[WORKER_ENV.stopBudgetSeconds])).to.be.below(container!.stopTimeout);
       expect(QUEUE_DEFAULTS.heartbeatSeconds * 2).to.be.at.most(QUEUE_DEFAULTS.visibilityTimeoutSeconds);
       expect(container!.linuxParameters).to.deep.equal({ initProcessEnabled: true });
     });

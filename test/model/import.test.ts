@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
@@ -12,10 +10,10 @@ import { importModel, type ImportedModel } from '../../model/import.js';
 import { layersModelFromH5, readKerasH5 } from '../../model/keras-h5.js';
 import {
   MODEL_VERSION_FILES, ModelStoreError, listModelVersionFiles, loadModelFromSources, loadModelVersionFromFiles,
-  readModelVersion, resolveModel, writeModelVersion, type ResolveModelOptions,
+  readModelVersion, writeModelVersion,
 } from '../../model/model-store.js';
 import type { LoadedModel } from '../../model/types.js';
-import { repoRoot, shared } from '../helpers/paths.js';
+import { shared } from '../helpers/paths.js';
 
 const H5 = shared('model_out/model.h5');
 const PKL = shared('model_out/scaler.pkl');
@@ -171,70 +169,5 @@ describe('model import and model versions', () => {
     const msg = await rejection(writeModelVersion(copy, changed));
     expect(msg).to.equal(`${copy} already exists and its metadata.json differs from the one being written`);
     expect(await listModelVersionFiles(copy)).to.deep.equal(versionFiles);
-  });
-
-  describe('resolveModel', () => {
-    const missingDir = () => path.join(tmp, 'nowhere');
-    const resolve = async (opts: Partial<ResolveModelOptions>) => keep(await resolveModel({ env: {}, repoRoot, ...opts }));
-
-    it('--model wins over MODEL_DIR and the default folder', async () => {
-      const m = await resolve({ model: imported.dir, env: { MODEL_DIR: missingDir() }, repoRoot: missingDir() });
-      expect(m.metadata.version).to.equal(imported.metadata.version);
-    });
-    it('--h5 + --scaler win over MODEL_DIR', async () => {
-      const m = await resolve({ h5: H5, scaler: PKL, env: { MODEL_DIR: missingDir() } });
-      expect(m.metadata.version).to.equal(imported.metadata.version);
-    });
-    it('MODEL_DIR may be an imported version, and wins over the default folder', async () => {
-      const m = await resolve({ env: { MODEL_DIR: imported.dir }, repoRoot: missingDir() });
-      expect(m.metadata.version).to.equal(imported.metadata.version);
-    });
-    it('MODEL_DIR may be a folder holding model.h5 and scaler.pkl', async () => {
-      const m = await resolve({ env: { MODEL_DIR: shared('model_out') }, repoRoot: missingDir() });
-      expect(m.metadata.sources.h5.sha256).to.equal(imported.metadata.sources.h5.sha256);
-    });
-    it('defaults to ../shared/model_out beside the repo', async () => {
-      const m = await resolve({});
-      expect(m.metadata.version).to.equal(imported.metadata.version);
-    });
-
-    it('names the option or path and what is missing', async () => {
-      const msg = (opts: Partial<ResolveModelOptions>) => rejection(resolveModel({ env: {}, repoRoot, ...opts }));
-      expect(await msg({ h5: H5 })).to.equal('--h5 needs --scaler <scaler.pkl> as well');
-      expect(await msg({ scaler: PKL })).to.equal('--scaler needs --h5 <model.h5> as well');
-      expect(await msg({ model: imported.dir, h5: H5 })).to.equal('--model cannot be combined with --h5/--scaler');
-      expect(await msg({ model: missingDir() })).to.equal(`--model ${missingDir()} does not exist`);
-      expect(await msg({ h5: path.join(tmp, 'm.h5'), scaler: PKL })).to.equal(`model file ${path.join(tmp, 'm.h5')}: no such file`);
-      expect(await msg({ env: { MODEL_DIR: missingDir() } })).to.equal(`MODEL_DIR ${missingDir()} does not exist`);
-      const empty = await fs.mkdtemp(path.join(tmp, 'empty-'));
-      expect(await msg({ env: { MODEL_DIR: empty } }))
-        .to.equal(`MODEL_DIR ${empty} holds neither an imported model version (no metadata.json) nor the source files (missing model.h5, scaler.pkl)`);
-      const fakeRepo = path.join(tmp, 'clone', 'repo');
-      expect(await msg({ repoRoot: fakeRepo })).to.equal(`the default model folder ${path.join(tmp, 'clone', 'shared', 'model_out')} does not exist`);
-      const broken = path.join(tmp, 'broken');
-      await writeModelVersion(broken, versionFiles);
-      await fs.rm(path.join(broken, 'weights.bin'));
-      expect(await msg({ model: broken })).to.equal(`${broken}: not a model version, missing weights.bin`);
-    });
-  });
-
-  describe('model:import CLI', () => {
-    const cli = (...args: string[]) =>
-      promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'model/import-cli.ts'), ...args], { cwd: repoRoot })
-        .then(({ stdout }) => ({ code: 0, stdout, stderr: '' }), (err) => ({ code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string }));
-
-    it('prints the version id and folder', async () => {
-      const r = await cli('--h5', H5, '--scaler', PKL, '--out', path.join(tmp, 'cli'));
-      expect(r.code).to.equal(0);
-      expect(r.stdout).to.equal(`version ${imported.metadata.version}\ndir ${path.join(tmp, 'cli', imported.metadata.version)}\n`);
-    });
-    it('exits 2 with one usage line on bad arguments, 1 with one line on a failed import', async () => {
-      const usage = await cli('--h5', H5);
-      expect(usage.code).to.equal(2);
-      expect(usage.stderr).to.match(/^model:import: missing --scaler, --out \(usage: npm run model:import -- .*\)\n$/);
-      const failed = await cli('--h5', H5, '--scaler', H5, '--out', path.join(tmp, 'cli'));
-      expect(failed.code).to.equal(1);
-      expect(failed.stderr).to.equal(`model:import failed: ${H5}: 0x48: unknown opcode (at byte 1)\n`);
-    });
   });
 });

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { S3rverEvent, S3rverStore } from 's3rver';
 import { isIncomingCsv } from '../../shared/layout.js';
-import { buildS3Event } from '../../shared/s3-event.js';
+import { buildS3Event } from './s3-notification.js';
 
 /**
  * Plays S3's event notification configuration: `ObjectCreated:*` on `incoming/**.csv` of the stack's bucket ->
@@ -49,7 +49,8 @@ export function createBridge(opts: BridgeOptions): Bridge {
       region: opts.region,
       sourceIp: record.requestParameters.sourceIPAddress,
     });
-    const sent = await sendWithRetry(() => opts.sqs.send(new SendMessageCommand({ QueueUrl: opts.queueUrl, MessageBody: JSON.stringify(event) })), key, opts.log);
+    // Retried by the client (the stack gives it 8 attempts), as S3 retries its deliveries.
+    const sent = await opts.sqs.send(new SendMessageCommand({ QueueUrl: opts.queueUrl, MessageBody: JSON.stringify(event) }));
     forwarded++;
     opts.log({ event: 'bridge.forwarded', key, eTag: event.Records[0].s3.object.eTag, sequencer: event.Records[0].s3.object.sequencer, messageId: sent.MessageId });
   };
@@ -68,19 +69,6 @@ export function createBridge(opts: BridgeOptions): Bridge {
       return forwarded;
     },
   };
-}
-
-/** S3 retries its deliveries too: a failed send is retried with backoff (about 30 s in all) before it is given up. */
-async function sendWithRetry<T>(send: () => Promise<T>, key: string, log: BridgeOptions['log']): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await send();
-    } catch (err) {
-      if (attempt >= 8) throw err;
-      log({ event: 'bridge.send-retry', key, attempt, error: (err as Error).message });
-      await sleep(Math.min(8000, 100 * 2 ** attempt));
-    }
-  }
 }
 
 /**

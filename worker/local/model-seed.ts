@@ -1,9 +1,9 @@
 import type { S3Client } from '@aws-sdk/client-s3';
-import { resolveModelFiles } from '../../model/model-store.js';
+import type { ResolvedModelFiles } from '../../model/model-store.js';
 import { MODEL_POINTER_KEY } from '../../shared/layout.js';
-import { publishModelVersion } from '../model-publish.js';
-import { readModelPointer } from '../model-source.js';
-import { BucketObjects } from '../s3-objects.js';
+import { publishModelVersion } from '../ops/model-publish.js';
+import { readModelPointer } from '../runtime/model-source.js';
+import { BucketObjects } from '../runtime/s3-objects.js';
 
 export interface SeededModel {
   version: string;
@@ -11,15 +11,12 @@ export interface SeededModel {
   source: string | null;
 }
 
-/**
- * Puts a model version in service when the bucket has none: the folder named by MODEL_DIR (else `../shared/model_out`
- * beside the repo), holding either an imported version or the team's model.h5 + scaler.pkl.
- */
-export async function ensureModelInBucket(s3: S3Client, bucket: string, env: NodeJS.ProcessEnv, repoRoot: string): Promise<SeededModel> {
+/** Puts a model version in service when the bucket has none; `modelFiles` is read only then. */
+export async function ensureModelInBucket(s3: S3Client, bucket: string, modelFiles: () => Promise<ResolvedModelFiles>): Promise<SeededModel> {
   const objects = new BucketObjects(s3, bucket);
   const current = await readModelPointer(objects, MODEL_POINTER_KEY);
   if (current) return { version: current.version, source: null };
-  const { files, source } = await resolveModelFiles({ env, repoRoot });
+  const { files, source } = await modelFiles();
   const pointer = await publishModelVersion(objects, files, MODEL_POINTER_KEY, true);
   return { version: pointer.version, source };
 }

@@ -1,17 +1,17 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, paginateListObjectsV2, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { PREFIX, predictionsKey, RUN_FILE, s3Url } from '../../shared/layout.js';
 import type { RunError, RunManifest } from '../../shared/manifest.js';
-import { unquote } from '../s3-objects.js';
+import { unquote } from '../runtime/s3-objects.js';
 
 /**
  * `npm start -- --once`: one upload to `incoming/<basename>`, then wait for the run whose manifest (or error record)
  * names exactly that upload (key and ETag), and copy its files out.
  */
 
-export type RunOutcome =
+export type OnceOutcome =
   | { status: 'succeeded'; runId: string; manifest: RunManifest; latencyMs: number }
   | { status: 'failed'; runId: string; error: RunError; latencyMs: number }
   | { status: 'timed-out'; waitedMs: number; lastError: RunError | null };
@@ -35,7 +35,7 @@ export async function uploadCsv(s3: S3Client, bucket: string, file: string): Pro
  * Polls `runs/` for the upload's run. Run ids begin with the event time (`yyyymmddThhmmssZ`), so the listing starts a
  * little before the upload. An error record that SQS will retry is remembered, not final: a later attempt may succeed.
  */
-export async function waitForRun(s3: S3Client, upload: Upload, opts: { timeoutMs: number; maxReceiveCount: number; pollMs?: number }): Promise<RunOutcome> {
+export async function waitForRun(s3: S3Client, upload: Upload, opts: { timeoutMs: number; maxReceiveCount: number; pollMs?: number }): Promise<OnceOutcome> {
   const startAfter = `${PREFIX.runs}${stamp(new Date(upload.uploadedAt - 60_000))}`;
   const checked = new Set<string>();
   let lastError: RunError | null = null;
@@ -58,8 +58,8 @@ export async function waitForRun(s3: S3Client, upload: Upload, opts: { timeoutMs
         checked.add(key);
         continue;
       }
-      // A retryable failure is final on the last attempt: the message then goes to the DLQ.
-      if (!error.error.retryable || error.worker.receiveCount >= opts.maxReceiveCount) return { status: 'failed', runId: error.runId, error, latencyMs: Date.now() - upload.uploadedAt };
+      // A failure to be retried is final on the last attempt: the message then goes to the DLQ.
+      if (error.error.disposition !== 'retry' || error.worker.receiveCount >= opts.maxReceiveCount) return { status: 'failed', runId: error.runId, error, latencyMs: Date.now() - upload.uploadedAt };
       lastError = error;
     }
     if (Date.now() > deadline) return { status: 'timed-out', waitedMs: Date.now() - upload.uploadedAt, lastError };
@@ -76,7 +76,7 @@ function isThisUpload(eventTime: string | undefined, upload: Upload): boolean {
 }
 
 /** Copies the run's files into `outDir`: preds.csv, forecast.csv, manifest.json, or error.json. Returns their paths. */
-export async function copyRunFiles(s3: S3Client, bucket: string, outcome: Exclude<RunOutcome, { status: 'timed-out' }>, outDir: string): Promise<string[]> {
+export async function copyRunFiles(s3: S3Client, bucket: string, outcome: Exclude<OnceOutcome, { status: 'timed-out' }>, outDir: string): Promise<string[]> {
   await fs.mkdir(outDir, { recursive: true });
   const prefix = `${PREFIX.runs}${outcome.runId}/`;
   const names = outcome.status === 'succeeded' ? [RUN_FILE.preds, RUN_FILE.forecast, RUN_FILE.manifest] : [RUN_FILE.error];
@@ -91,11 +91,11 @@ export async function copyRunFiles(s3: S3Client, bucket: string, outcome: Exclud
 }
 
 /** The one-screen summary printed by `--once`. */
-export function summarize(upload: Upload, outcome: RunOutcome, files: string[]): string {
+export function summarize(upload: Upload, outcome: OnceOutcome, files: string[]): string {
   const lines = [`upload     ${s3Url(upload.bucket, upload.key)} (ETag ${upload.etag})`];
   if (outcome.status === 'timed-out') {
     lines.push(`result     TIMED OUT after ${(outcome.waitedMs / 1000).toFixed(1)} s: no manifest.json or error.json for this upload under ${PREFIX.runs}`);
-    if (outcome.lastError) lines.push(`last error ${outcome.lastError.error.kind}: ${outcome.lastError.error.message} (retryable; run ${outcome.lastError.runId})`);
+    if (outcome.lastError) lines.push(`last error ${outcome.lastError.error.kind}: ${outcome.lastError.error.message} (to be retried; run ${outcome.lastError.runId})`);
     lines.push('hint       are the workers running and is a model in service? see the [wN] lines above; `npm run dlq` lists failed messages');
     return lines.join('\n');
   }
@@ -121,12 +121,9 @@ export function summarize(upload: Upload, outcome: RunOutcome, files: string[]):
 
 async function listKeys(s3: S3Client, bucket: string, startAfter: string): Promise<string[]> {
   const keys: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: PREFIX.runs, StartAfter: token ? undefined : startAfter, ContinuationToken: token }));
+  for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: PREFIX.runs, StartAfter: startAfter })) {
     for (const o of page.Contents ?? []) if (o.Key) keys.push(o.Key);
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token);
+  }
   return keys;
 }
 

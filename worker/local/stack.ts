@@ -5,9 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { createRequestHandler } from 'local-aws-sqs';
 import S3rver from 's3rver';
 import { QUEUE_DEFAULTS } from '../../shared/worker-env.js';
-import { makeSqsClient } from '../aws-clients.js';
-import { LOCAL_STACK, localEndpoint, localQueueUrl, type StackConfig } from '../stack-config.js';
+import type { StackTarget } from '../ops/stack.js';
+import { makeSqsClient } from '../runtime/aws-clients.js';
 import { createBridge } from './bridge.js';
+import { LOCAL_STACK, localClientSettings, localEndpoint, localQueueUrl } from './constants.js';
 import { gateway } from './gateway.js';
 import { applySqsFixes } from './sqs-compat.js';
 
@@ -33,10 +34,10 @@ export interface LocalStackOptions {
   log?: (line: Record<string, unknown>) => void;
 }
 
-export interface LocalStack extends StackConfig {
-  target: 'local';
-  s3Endpoint: string;
-  sqsEndpoint: string;
+export interface LocalStack extends StackTarget {
+  kind: 'local';
+  /** The one endpoint of S3 and SQS. */
+  endpoint: string;
   port: number;
   dataDir: string;
   maxReceiveCount: number;
@@ -101,17 +102,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   sqs.service.PORT = actualPort;
   const endpoint = localEndpoint(actualPort);
 
-  const config: StackConfig = {
-    target: 'local',
-    region: LOCAL_STACK.region,
+  const target: StackTarget & { kind: 'local' } = {
+    kind: 'local',
     bucket: LOCAL_STACK.bucket,
     queueUrl: localQueueUrl(endpoint, LOCAL_STACK.queueName),
     dlqUrl: localQueueUrl(endpoint, LOCAL_STACK.dlqName),
-    s3Endpoint: endpoint,
-    sqsEndpoint: endpoint,
+    clients: localClientSettings(endpoint),
   };
-  const sqsClient = makeSqsClient(config);
-  const bridge = createBridge({ bucket: config.bucket, region: config.region, queueUrl: config.queueUrl, sqs: sqsClient, store: s3rver.store, log });
+  // S3 retries its event deliveries too: the SDK's standard strategy, with backoff, before a send is given up.
+  const sqsClient = makeSqsClient({ ...target.clients, maxAttempts: 8 });
+  const bridge = createBridge({ bucket: target.bucket, region: LOCAL_STACK.region, queueUrl: target.queueUrl, sqs: sqsClient, store: s3rver.store, log });
   s3rver.on('event', (event) => bridge.onEvent(event));
 
   let stopping: Promise<void> | undefined;
@@ -129,10 +129,8 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   };
 
   return {
-    ...config,
-    target: 'local',
-    s3Endpoint: endpoint,
-    sqsEndpoint: endpoint,
+    ...target,
+    endpoint,
     port: actualPort,
     dataDir,
     maxReceiveCount,

@@ -1,9 +1,11 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import type { ResolvedModelFiles } from '../../model/model-store.js';
 import { teamUrls } from '../../shared/layout.js';
 import { QUEUE_DEFAULTS, WORKER_ENV } from '../../shared/worker-env.js';
-import { localStackEnv, makeS3Client } from '../aws-clients.js';
-import { startFleet, type Fleet } from './fleet.js';
+import { makeS3Client } from '../runtime/aws-clients.js';
+import { localStackEnv } from './constants.js';
+import { startWorkerProcesses, type Fleet } from './fleet.js';
 import { ensureModelInBucket, type SeededModel } from './model-seed.js';
 import { copyRunFiles, summarize, uploadCsv, waitForRun } from './once.js';
 import { generateSample, writeSampleCsv } from './sample.js';
@@ -18,12 +20,15 @@ export interface StartOptions {
   port?: number;
   visibilityTimeoutSeconds?: number;
   maxReceiveCount?: number;
+  /** The model to publish when the bucket has none in service (read only then). */
+  modelFiles: () => Promise<ResolvedModelFiles>;
+  /** The workers' environment, before the stack's own variables (default: this process's). */
   env?: NodeJS.ProcessEnv;
   /** Where output goes, one line at a time (default stdout). */
   print?: (line: string) => void;
   /** Forward only warnings, errors and non-JSON lines of the workers and the bridge (for `--once`). */
   quiet?: boolean;
-  /** argv of one worker; default `node --import tsx worker/main.ts`. */
+  /** argv of one worker; default `node --import tsx worker/commands/worker.ts`. */
   workerCommand?: string[];
   /** Extra variables for every worker (e.g. shorter heartbeats in tests). */
   workerEnv?: Record<string, string>;
@@ -46,7 +51,7 @@ export class StartError extends Error {
   }
 }
 
-export async function startLocal(opts: StartOptions = {}): Promise<Running> {
+export async function startLocal(opts: StartOptions): Promise<Running> {
   const workers = opts.workers ?? 2;
   if (!Number.isInteger(workers) || workers < 0 || workers > 64) throw new StartError(`--workers must be an integer from 0 to 64, got ${workers}`);
   const env = opts.env ?? process.env;
@@ -62,9 +67,9 @@ export async function startLocal(opts: StartOptions = {}): Promise<Running> {
     log: (l) => forward(`[stack] ${JSON.stringify({ time: new Date().toISOString(), level: l.event === 'bridge.error' ? 'error' : 'info', ...l })}`),
   });
   let model: SeededModel;
-  const s3 = makeS3Client(stack);
+  const s3 = makeS3Client(stack.clients);
   try {
-    model = await ensureModelInBucket(s3, stack.bucket, env, REPO_ROOT);
+    model = await ensureModelInBucket(s3, stack.bucket, opts.modelFiles);
   } catch (err) {
     await stack.stop();
     throw new StartError(`no model in service and none could be imported: ${(err as Error).message.split('\n')[0]} (set MODEL_DIR to a folder with model.h5 + scaler.pkl, or an imported version)`, { cause: err });
@@ -73,14 +78,13 @@ export async function startLocal(opts: StartOptions = {}): Promise<Running> {
   }
 
   const heartbeat = Math.min(QUEUE_DEFAULTS.heartbeatSeconds, Math.max(1, Math.floor(stack.visibilityTimeoutSeconds / 3)));
-  const fleet = startFleet({
+  const fleet = startWorkerProcesses({
     count: workers,
-    command: opts.workerCommand ?? [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'worker/main.ts')],
+    command: opts.workerCommand ?? [process.execPath, '--import', 'tsx', path.join(REPO_ROOT, 'worker/commands/worker.ts')],
     cwd: REPO_ROOT,
     env: (id) => ({
       ...env,
-      ...localStackEnv(stack),
-      AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...localStackEnv(stack.endpoint),
       [WORKER_ENV.queueUrl]: stack.queueUrl,
       [WORKER_ENV.dlqUrl]: stack.dlqUrl,
       [WORKER_ENV.bucket]: stack.bucket,
@@ -100,7 +104,7 @@ export async function startLocal(opts: StartOptions = {}): Promise<Running> {
     fleet,
     banner: () => banner(stack, model, fleet),
     stop: () => {
-      stopping ??= fleet.stop(QUEUE_DEFAULTS.stopTimeoutSeconds * 1000).then(() => stack.stop());
+      stopping ??= fleet.stop(QUEUE_DEFAULTS.ecsStopTimeoutSeconds * 1000).then(() => stack.stop());
       return stopping;
     },
   };
@@ -108,10 +112,10 @@ export async function startLocal(opts: StartOptions = {}): Promise<Running> {
 
 function banner(stack: LocalStack, model: SeededModel, fleet: Fleet): string {
   const { testUrl, predUrl } = teamUrls(stack.bucket);
-  const e = localStackEnv(stack);
+  const e = localStackEnv(stack.endpoint);
   return [
     `local stack up; data in ${stack.dataDir} (S3 objects persist across restarts; queued messages do not)`,
-    `  endpoint   ${stack.s3Endpoint}  (S3 and SQS; region ${stack.region})`,
+    `  endpoint   ${stack.endpoint}  (S3 and SQS; region ${stack.clients.region})`,
     `  bucket     ${stack.bucket}`,
     `  queue      ${stack.queueUrl}  (visibility ${stack.visibilityTimeoutSeconds} s, DLQ after ${stack.maxReceiveCount} receives)`,
     `  dlq        ${stack.dlqUrl}`,
@@ -120,11 +124,11 @@ function banner(stack: LocalStack, model: SeededModel, fleet: Fleet): string {
     `  test_url   ${testUrl}`,
     `  pred_url   ${predUrl}`,
     'AWS CLI against it:',
-    `  export AWS_ENDPOINT_URL=${stack.s3Endpoint} AWS_DEFAULT_REGION=${stack.region} AWS_ACCESS_KEY_ID=${e.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${e.AWS_SECRET_ACCESS_KEY} \\`,
+    `  export AWS_ENDPOINT_URL=${stack.endpoint} AWS_DEFAULT_REGION=${stack.clients.region} AWS_ACCESS_KEY_ID=${e.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${e.AWS_SECRET_ACCESS_KEY} \\`,
     `         AWS_REQUEST_CHECKSUM_CALCULATION=${e.AWS_REQUEST_CHECKSUM_CALCULATION} AWS_RESPONSE_CHECKSUM_VALIDATION=${e.AWS_RESPONSE_CHECKSUM_VALIDATION}`,
     `  aws s3 cp crypto_test.csv ${testUrl}`,
     `  aws s3 cp ${predUrl} -`,
-    `  aws --endpoint-url ${stack.sqsEndpoint} sqs get-queue-attributes --queue-url ${stack.queueUrl} --attribute-names All`,
+    `  aws --endpoint-url ${stack.endpoint} sqs get-queue-attributes --queue-url ${stack.queueUrl} --attribute-names All`,
     '  (AWS CLI v1 ignores AWS_ENDPOINT_URL for sqs: give it --endpoint-url)',
     '  npm run dlq        lists failed messages; npm run dlq -- --redrive moves them back',
     'Ctrl-C stops the workers, then the stack.',
@@ -141,7 +145,7 @@ export interface OnceOptions {
 /** Uploads one file, waits for its run, copies its files to `outDir`. Returns the summary and the exit code. */
 export async function runOnce(running: Running, opts: OnceOptions): Promise<{ exitCode: number; summary: string }> {
   const { stack } = running;
-  const s3 = makeS3Client(stack);
+  const s3 = makeS3Client(stack.clients);
   let csv = opts.csv;
   if (!csv) {
     csv = path.join(stack.dataDir, 'sample', 'crypto_sample.csv');

@@ -1,0 +1,59 @@
+import path from 'node:path';
+import { BACKEND_ORDER, type BackendName } from '../../model/backend.js';
+import { loadModelVersionFromFiles, ModelStoreError, versionFilesFromSources, versionFilesInFolder, versionFilesInModelFolder, type ResolvedModelFiles } from '../../model/model-store.js';
+import type { LoadedModel } from '../../model/types.js';
+import { WORKER_ENV } from '../../shared/worker-env.js';
+
+/** The model flags of `predict`, `model publish` and `npm start`, and where a model comes from when none is given. */
+
+export const MODEL_ARGS = {
+  model: { type: 'string' },
+  h5: { type: 'string' },
+  scaler: { type: 'string' },
+} as const;
+
+export interface ModelArgs {
+  /** An imported version folder. */
+  model?: string;
+  /** The team's source files, used together. */
+  h5?: string;
+  scaler?: string;
+}
+
+/** Names the model folder when no flag is given. */
+export const MODEL_DIR_ENV = 'MODEL_DIR';
+
+/** The team's files beside the repository (`../shared/model_out`). */
+export function defaultModelFolder(repoRoot: string): string {
+  return path.resolve(repoRoot, '../shared/model_out');
+}
+
+/** `--model <dir>`, else `--h5` + `--scaler`, else MODEL_DIR, else `../shared/model_out` beside the repo. */
+export async function resolveModelFiles(args: ModelArgs, env: NodeJS.ProcessEnv, repoRoot: string): Promise<ResolvedModelFiles> {
+  if (args.model !== undefined) {
+    if (args.h5 !== undefined || args.scaler !== undefined) throw new ModelStoreError('--model cannot be combined with --h5/--scaler');
+    return versionFilesInFolder(path.resolve(args.model), '--model');
+  }
+  if (args.h5 !== undefined || args.scaler !== undefined) {
+    if (args.h5 === undefined) throw new ModelStoreError('--scaler needs --h5 <model.h5> as well');
+    if (args.scaler === undefined) throw new ModelStoreError('--h5 needs --scaler <scaler.pkl> as well');
+    return versionFilesFromSources(path.resolve(args.h5), path.resolve(args.scaler));
+  }
+  const fromEnv = env[MODEL_DIR_ENV];
+  if (fromEnv) return versionFilesInModelFolder(path.resolve(fromEnv), MODEL_DIR_ENV);
+  return versionFilesInModelFolder(defaultModelFolder(repoRoot), 'the default model folder');
+}
+
+/** `resolveModelFiles`, loaded and ready to serve. */
+export async function resolveModel(args: ModelArgs, env: NodeJS.ProcessEnv, repoRoot: string): Promise<LoadedModel> {
+  const { files, source } = await resolveModelFiles(args, env, repoRoot);
+  return loadModelVersionFromFiles(files, source);
+}
+
+/** The TF.js backend forced by TFJS_BACKEND, if any (undefined: the fastest that starts). */
+export function backendFromEnv(env: NodeJS.ProcessEnv): BackendName | undefined {
+  const v = env[WORKER_ENV.tfjsBackend];
+  if (!v) return undefined;
+  if (!(BACKEND_ORDER as readonly string[]).includes(v)) throw new Error(`${WORKER_ENV.tfjsBackend} must be one of ${BACKEND_ORDER.join(', ')}; got ${JSON.stringify(v)}`);
+  return v as BackendName;
+}

@@ -1,0 +1,106 @@
+/**
+ * `npm run predict -- --input <csv> --output <preds.csv> [--forecast <csv>] [--summary <json>]
+ *   [--mode anchored|integrated] [--engine fast|layers] [--model <dir> | --h5 <file> --scaler <file>]`
+ * The engine alone, on a file: no stack involved.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { initBackend } from '../../model/backend.js';
+import { predictCsv } from '../../model/engine.js';
+import { InputFileError } from '../../model/errors.js';
+import { createInference, INFERENCE_ENGINES, type InferenceName } from '../../model/inference.js';
+import { forecastCsv, predictionsCsv } from '../../model/output-csv.js';
+import { PREDICTION_MODES, type PredictionMode } from '../../model/predictions.js';
+import { REPO_ROOT, runIfEntry, type CommandIo } from '../cli/entry.js';
+import { backendFromEnv, MODEL_ARGS, resolveModel } from '../cli/model-args.js';
+
+class UsageError extends Error {}
+
+const USAGE =
+  'usage: npm run predict -- --input <csv> --output <preds.csv> [--forecast <csv>] [--summary <json>] ' +
+  '[--mode anchored|integrated] [--engine fast|layers] [--model <dir> | --h5 <model.h5> --scaler <scaler.pkl>]';
+
+function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      input: { type: 'string' },
+      output: { type: 'string' },
+      forecast: { type: 'string' },
+      summary: { type: 'string' },
+      mode: { type: 'string', default: 'anchored' },
+      engine: { type: 'string', default: 'fast' },
+      ...MODEL_ARGS,
+    },
+    strict: true,
+    allowPositionals: false,
+  });
+  if (!values.input) throw new UsageError('--input is required');
+  if (!values.output) throw new UsageError('--output is required');
+  if (!(PREDICTION_MODES as readonly string[]).includes(values.mode)) throw new UsageError(`--mode must be one of ${PREDICTION_MODES.join(', ')}; got ${values.mode}`);
+  if (!(INFERENCE_ENGINES as readonly string[]).includes(values.engine)) throw new UsageError(`--engine must be one of ${INFERENCE_ENGINES.join(', ')}; got ${values.engine}`);
+  if (values.model && (values.h5 || values.scaler)) throw new UsageError('give either --model or --h5 with --scaler, not both');
+  if (Boolean(values.h5) !== Boolean(values.scaler)) throw new UsageError('--h5 and --scaler go together');
+  let backend;
+  try {
+    backend = backendFromEnv(env);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  return { ...values, input: values.input, output: values.output, mode: values.mode as PredictionMode, engine: values.engine as InferenceName, backend };
+}
+
+export async function main(argv: string[], io: CommandIo): Promise<number> {
+  const t0 = performance.now();
+  try {
+    const opts = parseCli(argv, io.env);
+    if (!fs.existsSync(opts.input)) throw new UsageError(`--input: no such file: ${opts.input}`);
+    const backend = await initBackend(opts.backend);
+    const model = await resolveModel(opts, io.env, REPO_ROOT);
+    const inference = createInference(model, opts.engine);
+    // Only the reference engine needs the Keras-layers graph; built here so its cost counts as model load.
+    if (opts.engine === 'layers') await model.layers.get();
+    const tLoaded = performance.now();
+    const result = await predictCsv(fs.createReadStream(opts.input), model, inference, { mode: opts.mode });
+    const tPredicted = performance.now();
+    const write = (file: string, text: string) => {
+      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+      fs.writeFileSync(file, text);
+    };
+    write(opts.output, await predictionsCsv(result.predictions));
+    if (opts.forecast) write(opts.forecast, await forecastCsv(result.forecasts));
+    const tWritten = performance.now();
+    const summary = {
+      input: { file: path.resolve(opts.input), ...result.input },
+      model: { version: model.metadata.version, sources: model.metadata.sources },
+      backend: backend.name,
+      backendFallbacks: backend.fallbacks,
+      engine: inference.name,
+      mode: opts.mode,
+      counts: result.counts,
+      symbols: result.symbols,
+      timingsMs: { ...result.timingsMs, startAndModelLoad: tLoaded - t0, write: tWritten - tPredicted, total: tWritten - t0 },
+      // Linux reports maxRSS in KiB.
+      peakRssMiB: Math.round(process.resourceUsage().maxRSS / 1024),
+      outputs: { predictions: path.resolve(opts.output), forecast: opts.forecast ? path.resolve(opts.forecast) : null },
+    };
+    if (opts.summary) write(opts.summary, `${JSON.stringify(summary, null, 2)}\n`);
+    io.out(
+      `predicted ${result.counts.predicted}/${result.counts.symbols} symbols, ${result.counts.predictionRows} rows -> ${opts.output}` +
+        ` (model ${model.metadata.version}, ${backend.name} backend, ${inference.name} engine, ${opts.mode}, ${Math.round(summary.timingsMs.total)} ms)`,
+    );
+    for (const s of result.symbols) if (s.status === 'skipped') io.out(`skipped ${s.symbol || '(empty symbol)'}: ${s.reason}`);
+    return 0;
+  } catch (err) {
+    const e = err as Error;
+    if (err instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      io.err(`predict: ${e.message}\n${USAGE}`);
+      return 2;
+    }
+    io.err(`predict: ${err instanceof InputFileError ? 'invalid input: ' : ''}${e.message.split('\n')[0]}`);
+    return 1;
+  }
+}
+
+runIfEntry(import.meta.url, main);

@@ -1,0 +1,20 @@
+import type { ModelMetadata } from '../../model/types.js';
+import type { ModelVersionFiles } from '../../model/model-store.js';
+import { modelPrefix } from '../../shared/layout.js';
+import type { ModelPointer } from '../runtime/model-source.js';
+import type { BucketObjects } from '../runtime/s3-objects.js';
+
+/**
+ * Uploads a model version under `models/<version>/` (content-addressed, so re-uploading is harmless),
+ * `metadata.json` last, then points `pointerKey` at it when `makeCurrent`.
+ */
+export async function publishModelVersion(objects: BucketObjects, files: ModelVersionFiles, pointerKey: string, makeCurrent: boolean): Promise<ModelPointer> {
+  const metadata = JSON.parse(files.get('metadata.json')!.toString('utf8')) as ModelMetadata;
+  const pointer: ModelPointer = { version: metadata.version, prefix: modelPrefix(metadata.version) };
+  const ordered = [...files.keys()].sort((a, b) => Number(a === 'metadata.json') - Number(b === 'metadata.json'));
+  for (const name of ordered) {
+    await objects.put(`${pointer.prefix}${name}`, files.get(name)!, name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+  }
+  if (makeCurrent) await objects.putJson(pointerKey, pointer);
+  return pointer;
+}

@@ -1,0 +1,62 @@
+import { initBackend } from '../../model/backend.js';
+import { createInference } from '../../model/inference.js';
+import type { InferenceEngine, LoadedModel } from '../../model/types.js';
+import { makeS3Client, makeSqsClient } from './aws-clients.js';
+import type { WorkerConfig } from './config.js';
+import { QueueWorker } from './consumer.js';
+import { createLogger, type Logger } from './log.js';
+import { ModelSource } from './model-source.js';
+import { ScaleInProtection } from './protection.js';
+import { BucketObjects } from './s3-objects.js';
+
+export interface WorkerApp {
+  worker: QueueWorker;
+  log: Logger;
+  /** Stops polling (see QueueWorker.stop) and closes the SDK clients. Safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires a worker from its parsed config: SDK clients, the TF.js backend, the model in service (warmed now when the
+ * bucket has one), and the queue consumer.
+ */
+export async function createWorkerApp(config: WorkerConfig, log: Logger = createLogger({ worker: config.workerId }, config.logLevel)): Promise<WorkerApp> {
+  const s3 = makeS3Client(config.aws);
+  const sqs = makeSqsClient(config.aws);
+  const backend = await initBackend(config.backend);
+  const objects = new BucketObjects(s3, config.bucket);
+  const engines = new WeakMap<LoadedModel, InferenceEngine>();
+  const models = new ModelSource(objects, config.modelPointerKey, (model) => {
+    engines.get(model)?.dispose();
+    model.layers.dispose();
+  });
+  const inference = (model: LoadedModel): InferenceEngine => {
+    let e = engines.get(model);
+    if (!e) engines.set(model, (e = createInference(model, 'fast')));
+    return e;
+  };
+  try {
+    const model = await models.current();
+    inference(model);
+    log.info('worker.ready', { backend: backend.name, backendFallbacks: backend.fallbacks, model: model.metadata.version, codeVersion: config.codeVersion });
+  } catch (err) {
+    log.warn('worker.ready', { backend: backend.name, model: null, note: 'no model yet: loaded on the first message', error: err });
+  }
+  const worker = new QueueWorker({
+    config,
+    sqs,
+    log,
+    protection: new ScaleInProtection(config.ecsAgentUri, log),
+    deps: { config, objects, models, inference, backend: backend.name, sqs, log },
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    worker,
+    log,
+    stop: () =>
+      (stopping ??= worker.stop().finally(() => {
+        s3.destroy();
+        sqs.destroy();
+      })),
+  };
+}

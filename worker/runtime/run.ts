@@ -1,0 +1,154 @@
+import os from 'node:os';
+import type { Readable } from 'node:stream';
+import { GetObjectCommand } from '@aws-sdk/client-s3';
+import { predictCsv } from '../../model/engine.js';
+import { forecastCsv, predictionsCsv } from '../../model/output-csv.js';
+import type { InferenceEngine, LoadedModel } from '../../model/types.js';
+import { FAILURE_DISPOSITION, PermanentFailure } from '../../shared/failures.js';
+import { runKey } from '../../shared/layout.js';
+import { runIdOf, type RunError, type RunInput, type RunManifest } from '../../shared/manifest.js';
+import type { ObjectCreated } from '../../shared/s3-event.js';
+import type { WorkerConfig } from './config.js';
+import { isNotFound, isPreconditionFailed, SourceChangedError, SourceMissingError } from './failures.js';
+import { publishPredictions } from './outputs.js';
+import type { Logger } from './log.js';
+import type { ModelSource } from './model-source.js';
+import { unquote, type BucketObjects } from './s3-objects.js';
+
+export interface RunContext {
+  config: WorkerConfig;
+  objects: BucketObjects;
+  models: ModelSource;
+  inference: (model: LoadedModel) => InferenceEngine;
+  backend: string;
+  receiveCount: number;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+export type RunOutcome = { runId: string; status: 'succeeded' | 'already-complete'; manifest?: RunManifest };
+
+export function runIdForRecord(r: ObjectCreated): string {
+  return runIdOf({ bucket: r.bucket, key: r.key, versionOrEtag: r.versionId ?? r.eTag, sequencer: r.sequencer, eventTime: r.eventTime });
+}
+
+const eventOf = (r: ObjectCreated) => ({ eventTime: r.eventTime, sequencer: r.sequencer, eventName: r.eventName });
+
+/** Writes `runs/<run-id>/error.json`; never throws (the error being reported matters more). */
+export async function writeRunError(ctx: RunContext, runId: string, input: RunError['input'], error: RunError['error'], event?: RunError['event']): Promise<void> {
+  const record: RunError = {
+    schema: 'crypto-open-fleet/run-error/1',
+    runId,
+    input,
+    ...(event ? { event } : {}),
+    error,
+    worker: { id: ctx.config.workerId, receiveCount: ctx.receiveCount },
+    at: new Date().toISOString(),
+  };
+  try {
+    await ctx.objects.putJson(runKey(runId, 'error'), record, ctx.signal);
+  } catch (err) {
+    ctx.log.error('run.error-record-failed', { runId, error: err });
+  }
+}
+
+/** Opens exactly the announced object: its version where the bucket is versioned, else its ETag (If-Match). */
+async function openSource(ctx: RunContext, r: ObjectCreated): Promise<{ body: Readable; etag: string; versionId: string | null }> {
+  try {
+    const res = await ctx.objects.s3.send(
+      new GetObjectCommand({ Bucket: r.bucket, Key: r.key, ...(r.versionId ? { VersionId: r.versionId } : { IfMatch: `"${r.eTag}"` }) }),
+      { abortSignal: ctx.signal },
+    );
+    return { body: res.Body as Readable, etag: unquote(res.ETag ?? r.eTag), versionId: res.VersionId ?? r.versionId };
+  } catch (err) {
+    if (isNotFound(err)) throw new SourceMissingError(`source missing: s3://${r.bucket}/${r.key} was deleted before it was read`, { cause: err });
+    if (isPreconditionFailed(err)) {
+      throw new SourceChangedError(`source changed: s3://${r.bucket}/${r.key} no longer has ETag ${r.eTag}; the newer upload has its own run`, { cause: err });
+    }
+    throw err;
+  }
+}
+
+/**
+ * One upload -> one run: idempotent per run id; the run's own files first,
+ * then `predictions/...` (only if no newer upload of the key exists), `manifest.json` last.
+ */
+export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunOutcome> {
+  const runId = runIdForRecord(r);
+  const log = ctx.log.child({ runId, key: r.key });
+  const started = new Date();
+  const t0 = performance.now();
+  if (await ctx.objects.exists(runKey(runId, 'manifest'), ctx.signal)) {
+    log.info('run.already-complete');
+    return { runId, status: 'already-complete' };
+  }
+  const baseInput = { bucket: r.bucket, key: r.key, versionId: r.versionId, etag: r.eTag };
+  try {
+    const model = await ctx.models.current(ctx.signal);
+    const inference = ctx.inference(model);
+    const tModel = performance.now();
+    const source = await openSource(ctx, r);
+    log.info('run.started', { model: model.metadata.version, receiveCount: ctx.receiveCount });
+    const result = await predictCsv(source.body, model, inference, { mode: ctx.config.mode });
+    const tPredicted = performance.now();
+
+    const [predsText, forecastText] = await Promise.all([predictionsCsv(result.predictions), forecastCsv(result.forecasts)]);
+    const [preds, forecast] = await Promise.all([
+      ctx.objects.put(runKey(runId, 'preds'), predsText, 'text/csv', ctx.signal),
+      ctx.objects.put(runKey(runId, 'forecast'), forecastText, 'text/csv', ctx.signal),
+    ]);
+    const publication = await publishPredictions(ctx.objects, r, source, runId, { preds: predsText, forecast: forecastText }, ctx.signal);
+    if (publication.published === null) log.warn('run.not-published', { reason: publication.reason });
+    const published = publication.published;
+    const tWritten = performance.now();
+
+    const input: RunInput = { ...baseInput, versionId: source.versionId, etag: source.etag, sha256: result.input.sha256, bytes: result.input.bytes };
+    const manifest: RunManifest = {
+      schema: 'crypto-open-fleet/run-manifest/1',
+      runId,
+      status: 'succeeded',
+      input,
+      event: eventOf(r),
+      counts: { rows: result.counts.rows, symbols: result.counts.symbols, predicted: result.counts.predicted, skipped: result.counts.skipped, predictionRows: result.counts.predictionRows },
+      symbols: result.symbols,
+      model: { version: model.metadata.version, sources: { h5: model.metadata.sources.h5.sha256, scaler: model.metadata.sources.scaler.sha256 }, kerasVersion: model.metadata.keras.version },
+      features: { ...model.metadata.features, mode: ctx.config.mode },
+      code: { version: ctx.config.codeVersion },
+      worker: { id: ctx.config.workerId, host: os.hostname(), receiveCount: ctx.receiveCount, backend: ctx.backend, engine: inference.name },
+      timings: {
+        modelMs: round(tModel - t0),
+        ...Object.fromEntries(Object.entries(result.timingsMs).map(([k, v]) => [`${k}Ms`, round(v)])),
+        writeMs: round(tWritten - tPredicted),
+        totalMs: round(performance.now() - t0),
+        eventToDoneMs: Date.now() - Date.parse(r.eventTime),
+      },
+      startedAt: started.toISOString(),
+      finishedAt: new Date().toISOString(),
+      outputs: { preds, forecast, published },
+    };
+    await ctx.objects.putJson(runKey(runId, 'manifest'), manifest, ctx.signal);
+    log.info('run.succeeded', { symbols: result.counts.symbols, skipped: result.counts.skipped, rows: result.counts.rows, totalMs: manifest.timings.totalMs, published: published !== null });
+    return { runId, status: 'succeeded', manifest };
+  } catch (err) {
+    if (err instanceof PermanentFailure) {
+      const message = failureReason(err);
+      await writeRunError(ctx, runId, baseInput, { kind: err.kind, disposition: err.disposition, message }, eventOf(r));
+      log.warn('run.failed', { kind: err.kind, disposition: err.disposition, reason: message });
+      throw err;
+    }
+    if (ctx.receiveCount >= ctx.config.maxReceiveCount) {
+      await writeRunError(ctx, runId, baseInput, { kind: 'transient', disposition: FAILURE_DISPOSITION.transient, message: `last attempt failed: ${(err as Error).message}` }, eventOf(r));
+    }
+    log.error('run.attempt-failed', { error: err, receiveCount: ctx.receiveCount, maxReceiveCount: ctx.config.maxReceiveCount });
+    throw err;
+  }
+}
+
+const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** The one line recorded in error.json and the DLQ's `reason`: input and model problems say which they are. */
+export function failureReason(err: PermanentFailure): string {
+  if (err.kind === 'invalid-input') return `invalid input: ${err.message}`;
+  if (err.kind === 'invalid-model') return `model unusable: ${err.message}`;
+  return err.message;
+}
