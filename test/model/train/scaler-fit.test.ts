@@ -3,34 +3,7 @@ import { symbolFeatures } from '../../../model/features.js';
 import { TrainingInputError, type HistoryRow } from '../../../model/train/history.js';
 import { fitColumnScaler, fitSymbolScalers, pairwiseSum, rawFeatureColumns } from '../../../model/train/scaler-fit.js';
 import { SCALED_COLUMNS } from '../../../model/types.js';
-import { loadHistories } from './fixture.js';
-
-/** An independent float64 computation: features from their SPEC §2 definitions, two-pass mean and population variance. */
-function referenceColumns(rows: readonly HistoryRow[]): Record<string, number[]> {
-  const base: Record<string, number[]> = {
-    open: rows.map((r) => r.open),
-    high: rows.map((r) => r.high),
-    low: rows.map((r) => r.low),
-    close: rows.map((r) => r.close),
-    close_ratio: rows.map((r) => (r.high === r.low ? 0 : (r.close - r.low) / (r.high - r.low))),
-    spread: rows.map((r) => r.high - r.low),
-  };
-  const out: Record<string, number[]> = { ...base };
-  for (const [name, values] of Object.entries(base)) out[`v_${name}`] = values.map((v, t) => (t === 0 ? 0 : v - values[t - 1]!));
-  return out;
-}
-
-function referenceFit(values: number[]): { mean: number; var: number } {
-  let sum = 0;
-  for (const v of values) sum += v;
-  const mean = sum / values.length;
-  let sq = 0;
-  for (const v of values) sq += (v - mean) ** 2;
-  return { mean, var: sq / values.length };
-}
-
-const near = (actual: number, expected: number, rel: number, what: string) =>
-  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).to.be.at.most(rel * Math.max(Math.abs(expected), 1e-300));
+import { loadHistories, near, referenceColumns, referenceFit } from './fixture.js';
 
 describe('train: fitting per-symbol StandardScalers (SPEC §2, issue 11)', () => {
   let histories: Map<string, HistoryRow[]>;
