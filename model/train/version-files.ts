@@ -59,7 +59,8 @@ export function versionContentFiles(keras: KerasModel, scalers: ScalerSet, conve
 
 /** Adds metadata.json (with the version id of the other three files) and returns the files in MODEL_VERSION_FILES order. */
 export function finishVersion(content: ReadonlyMap<string, Buffer>, metadata: Omit<ModelMetadata, 'version' | 'format'>): PreparedModelVersion {
-  const full: ModelMetadata = { version: versionIdOf(content), format: MODEL_FORMAT, ...metadata };
+  const { version: _stale, format: _format, ...rest } = metadata as Partial<ModelMetadata>;
+  const full = { version: versionIdOf(content), format: MODEL_FORMAT, ...rest } as ModelMetadata;
   const all = new Map(content);
   all.set('metadata.json', Buffer.from(JSON.stringify(full, null, 2) + '\n'));
   const files = new Map(MODEL_VERSION_FILES.map((name) => [name, all.get(name)!] as const));
