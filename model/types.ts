@@ -1,5 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { KerasModel } from './keras-h5.js';
+import type { VersionRecord } from './train/record.js';
 
 /** The model's input order (SPEC §2): 12 scaled columns, then the unscaled `log_shares`. */
 export const FEATURE_COLUMNS = [
@@ -47,6 +48,8 @@ export interface ModelMetadata {
   features: ModelHypers;
   symbols: string[];
   importedBy: string;
+  /** How a trained or derived version was made (model/train); absent for an imported one. */
+  training?: VersionRecord;
 }
 
 /** A model ready to serve: architecture and weights, scalers, and its audit identity. */
