@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { KerasModel } from '../keras-h5.js';
-import { loadModelVersionFromFiles, MODEL_FORMAT, MODEL_VERSION_FILES, type ModelVersionFiles, type PreparedModelVersion } from '../model-store.js';
+import { loadModelVersionFromFiles, MODEL_FORMAT, versionIdOf, MODEL_VERSION_FILES, type ModelVersionFiles, type PreparedModelVersion } from '../model-store.js';
 import { scalersToJson } from '../scalers.js';
 import type { LoadedModel, ModelMetadata, ScalerSet } from '../types.js';
 import { KERAS_BACKEND, KERAS_VERSION } from './keras-topology.js';
@@ -11,24 +11,10 @@ import { KERAS_BACKEND, KERAS_VERSION } from './keras-topology.js';
  */
 
 const WEIGHTS_FILE = 'weights.bin';
-/** model-store.ts hashes these, in this order, into the version id. */
-const HASHED_FILES = ['model.json', 'weights.bin', 'scalers.json'] as const;
-
 const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
-/**
- * The content-derived version id, computed as model-store.ts's (unexported) `versionId`; the store checks it
- * again on every load, so a drift between the two shows as a load error.
- */
-export function versionIdOf(files: ModelVersionFiles): string {
-  const h = createHash('sha256');
-  for (const name of HASHED_FILES) {
-    const bytes = files.get(name);
-    if (!bytes) throw new Error(`versionIdOf: no ${name}`);
-    h.update(`${name} ${sha256(bytes)}\n`);
-  }
-  return `v-${h.digest('hex').slice(0, 16)}`;
-}
+/** The version id, as the store computes it. */
+export { versionIdOf };
 
 export const fileSha256 = sha256;
 
