@@ -1,5 +1,7 @@
 # syntax=docker/dockerfile:1
-# The worker image: compiled TypeScript and production dependencies (with tfjs-node's native TensorFlow).
+# The worker image: the compiled worker runtime and the entries of the commands that run as tasks on AWS, with
+# production dependencies (including tfjs-node's native TensorFlow). No operator commands, local stack or tests:
+# tsconfig.build.json compiles only what the entries import, and .dockerignore keeps the rest out of the context.
 # The model is not in the image: the worker loads the version named by models/current.json in the bucket.
 ARG NODE_IMAGE=node:24-bookworm-slim
 
@@ -8,11 +10,12 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # Compiling needs the type packages only: skip the optional native TensorFlow download and install scripts.
 RUN npm ci --omit=optional --ignore-scripts --no-audit --no-fund
-COPY tsconfig.json ./
+COPY tsconfig.json tsconfig.build.json ./
 COPY shared ./shared
 COPY model ./model
-COPY worker ./worker
-RUN npx tsc --project tsconfig.json && test -f dist/worker/main.js
+COPY worker/runtime ./worker/runtime
+COPY worker/commands ./worker/commands
+RUN npx tsc -p tsconfig.build.json && test -f dist/worker/commands/worker.js && test ! -e dist/worker/local
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app
@@ -30,4 +33,4 @@ COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 USER node
 # Exec form: node itself receives SIGTERM (npm start would not forward it).
-CMD ["node", "dist/worker/main.js"]
+CMD ["node", "dist/worker/commands/worker.js"]

@@ -9,7 +9,7 @@ import {
 import { expect } from 'chai';
 import { makeSqsClient } from '../../../worker/runtime/aws-clients.js';
 import type { LocalStack } from '../../../worker/local/stack.js';
-import { queueDepth, sleep, tempStack } from '../../helpers/local-stack.js';
+import { queueDepth, tempStack } from '../../helpers/local-stack.js';
 
 /** The work queue's redrive policy and the fixes of worker/local/sqs-compat.ts, through the SQS protocol. */
 describe('local SQS: redrive policy and receive counts', () => {
