@@ -1,3 +1,7 @@
+import { createHash } from 'node:crypto';
+
+const sha256Hex = (text: string): string => createHash('sha256').update(text).digest('hex');
+
 /**
  * The bucket layout, defined once for the worker, the local stack and the Pulumi program.
  * Keys never start with "/"; prefixes end with "/".
@@ -9,6 +13,8 @@ export const PREFIX = {
   models: 'models/',
   history: 'history/',
   forecasts: 'forecasts/',
+  /** One small record per upload (key + version or ETag) naming its run and how it ended: the index the API and the reconciler read. */
+  status: 'status/',
 } as const;
 
 /** Pointer to the model version in service: `{ "version": "<id>", "prefix": "models/<id>/" }`. */
@@ -51,6 +57,14 @@ export function runPrefix(runId: string): string {
 
 export function runKey(runId: string, file: keyof typeof RUN_FILE): string {
   return `${runPrefix(runId)}${RUN_FILE[file]}`;
+}
+
+/**
+ * `status/<sha256 of bucket, key, version-or-ETag>.json`: found from what an uploader knows (the key and the ETag or
+ * version its PUT returned), without listing `runs/`.
+ */
+export function uploadStatusKey(bucket: string, key: string, versionOrEtag: string): string {
+  return `${PREFIX.status}${sha256Hex(JSON.stringify([bucket, key, versionOrEtag.replace(/"/g, '')]))}.json`;
 }
 
 export function modelPrefix(version: string): string {

@@ -77,3 +77,18 @@ export function runIdOf(p: RunIdParts): string {
   const digest = createHash('sha256').update(JSON.stringify([p.bucket, p.key, p.versionOrEtag, p.sequencer])).digest('hex');
   return `${stamp}-${digest.slice(0, 16)}`;
 }
+
+/** `status/<hash>.json` (shared/layout.ts uploadStatusKey): the latest outcome of one upload's run. */
+export interface UploadStatus {
+  schema: 'crypto-open-fleet/upload-status/1';
+  bucket: string;
+  key: string;
+  versionId: string | null;
+  etag: string;
+  runId: string;
+  /** `partial` while some shards of a sharded run are missing. */
+  status: 'succeeded' | 'failed' | 'partial';
+  /** The failure's kind and reason when `failed`. */
+  error?: { kind: FailureKind; disposition: Disposition; message: string };
+  at: string;
+}

@@ -5,8 +5,8 @@ import { predictCsv } from '../../model/engine.js';
 import { forecastCsv, predictionsCsv } from '../../model/output-csv.js';
 import type { InferenceEngine, LoadedModel } from '../../model/types.js';
 import { FAILURE_DISPOSITION, PermanentFailure } from '../../shared/failures.js';
-import { runKey } from '../../shared/layout.js';
-import { runIdOf, type RunError, type RunInput, type RunManifest } from '../../shared/manifest.js';
+import { runKey, uploadStatusKey } from '../../shared/layout.js';
+import { runIdOf, type RunError, type RunInput, type RunManifest, type UploadStatus } from '../../shared/manifest.js';
 import type { ObjectCreated } from '../../shared/s3-event.js';
 import type { WorkerConfig } from './config.js';
 import { isNotFound, isPreconditionFailed, SourceChangedError, SourceMissingError } from './failures.js';
@@ -47,9 +47,25 @@ export async function writeRunError(ctx: RunContext, runId: string, input: RunEr
   };
   try {
     await ctx.objects.putJson(runKey(runId, 'error'), record, ctx.signal);
+    // Only a final failure is an upload's status: a retried one may still succeed.
+    if (input.key && (error.disposition !== 'retry' || ctx.receiveCount >= ctx.config.maxReceiveCount)) {
+      await writeUploadStatus(ctx, { bucket: input.bucket, key: input.key, versionId: input.versionId ?? null, etag: input.etag ?? '' }, runId, 'failed', error);
+    }
   } catch (err) {
     ctx.log.error('run.error-record-failed', { runId, error: err });
   }
+}
+
+/** `status/<hash>.json` of an upload: which run it had and how it ended. */
+export async function writeUploadStatus(
+  ctx: RunContext,
+  upload: { bucket: string; key: string; versionId: string | null; etag: string },
+  runId: string,
+  status: UploadStatus['status'],
+  error?: UploadStatus['error'],
+): Promise<void> {
+  const record: UploadStatus = { schema: 'crypto-open-fleet/upload-status/1', ...upload, runId, status, ...(error ? { error } : {}), at: new Date().toISOString() };
+  await ctx.objects.putJson(uploadStatusKey(upload.bucket, upload.key, upload.versionId ?? upload.etag), record, ctx.signal);
 }
 
 /** Opens exactly the announced object: its version where the bucket is versioned, else its ETag (If-Match). */
@@ -127,6 +143,7 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       outputs: { preds, forecast, published },
     };
     await ctx.objects.putJson(runKey(runId, 'manifest'), manifest, ctx.signal);
+    await writeUploadStatus(ctx, { bucket: r.bucket, key: r.key, versionId: source.versionId, etag: source.etag }, runId, 'succeeded');
     log.info('run.succeeded', { symbols: result.counts.symbols, skipped: result.counts.skipped, rows: result.counts.rows, totalMs: manifest.timings.totalMs, published: published !== null });
     return { runId, status: 'succeeded', manifest };
   } catch (err) {

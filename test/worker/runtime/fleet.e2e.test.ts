@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'chai';
-import { forecastKey, predictionsKey, runKey } from '../../../shared/layout.js';
-import type { RunError, RunManifest } from '../../../shared/manifest.js';
+import { forecastKey, predictionsKey, runKey, uploadStatusKey } from '../../../shared/layout.js';
+import type { RunError, RunManifest, UploadStatus } from '../../../shared/manifest.js';
 import { buildS3Event, buildS3TestEvent } from '../../../worker/local/s3-notification.js';
 import { sha256 } from '../../../worker/runtime/s3-objects.js';
 import { parseCsvText, readCsvFile } from '../../helpers/csv.js';
@@ -81,6 +81,8 @@ describe('worker on the embedded stack (real S3 and SQS protocols)', function ()
       expect(r.date).to.equal(ref.date);
     }
     expect(await fleet.objects.exists(runKey(m.runId, 'error'))).to.equal(false);
+    const status = await readJson<UploadStatus>(fleet, uploadStatusKey(fleet.stack.bucket, key, etag));
+    expect(status).to.include({ key, etag, runId: m.runId, status: 'succeeded' });
   });
 
   it('runs a message delivered twice once: the second is acknowledged without inference', async () => {
@@ -102,6 +104,8 @@ describe('worker on the embedded stack (real S3 and SQS protocols)', function ()
     const e = await errorFor(fleet, key);
     expect(e.error).to.include({ kind: 'invalid-input', disposition: 'dead-letter' });
     expect(e.error.message).to.match(/required column 'market' missing/);
+    const status = await readJson<UploadStatus>(fleet, uploadStatusKey(fleet.stack.bucket, key, e.input.etag!));
+    expect(status).to.deep.include({ runId: e.runId, status: 'failed', error: e.error });
     const dlq = await eventually(async () => {
       const msgs = (await peekDlq(fleet)).filter((m) => m.Body?.includes('missing-market'));
       return msgs.length ? msgs : undefined;
