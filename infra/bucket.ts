@@ -1,6 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { policyJson } from './policy.js';
+import { CREATE_ONLY_PREFIXES, policyJson } from './policy.js';
 
 export interface DataBucketArgs {
   forceDestroy: boolean;
@@ -51,6 +51,15 @@ export class DataBucket extends pulumi.ComponentResource {
       {
         bucket: bucketId,
         policy: policyJson([
+          {
+            // Binds every principal, operators included: a run's files and the history are written once.
+            Sid: 'DenyOverwritesOfCreateOnlyPrefixes',
+            Effect: 'Deny',
+            Principal: '*',
+            Action: ['s3:PutObject'],
+            Resource: CREATE_ONLY_PREFIXES.map((prefix) => pulumi.interpolate`${this.arn}/${prefix}*`),
+            Condition: { Null: { 's3:if-none-match': 'true' } },
+          },
           {
             Sid: 'DenyInsecureTransport',
             Effect: 'Deny',

@@ -10,6 +10,15 @@ export interface Statement {
   Condition?: Record<string, Record<string, pulumi.Input<string | string[]>>>;
 }
 
+/**
+ * "Only if the request carries If-None-Match": a write can then only create (S3 user guide, "Enforce conditional
+ * writes on Amazon S3 buckets"). `s3:if-none-match` is a condition key of s3:PutObject.
+ */
+export const CREATE_ONLY = { Null: { 's3:if-none-match': 'false' } };
+
+/** The create-only prefixes of the bucket: what a run or a load writes there is never rewritten. */
+export const CREATE_ONLY_PREFIXES = ['runs/', 'history/'] as const;
+
 export interface TrustStatement {
   Effect: 'Allow';
   Principal: { Service: string };

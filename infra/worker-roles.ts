@@ -1,7 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { PREFIX } from '../shared/layout.js';
-import { policyJson, type TrustStatement } from './policy.js';
+import { CREATE_ONLY, policyJson, type TrustStatement } from './policy.js';
 
 export interface WorkerRolesArgs {
   accountId: pulumi.Input<string>;
@@ -45,9 +45,15 @@ export class WorkerRoles extends pulumi.ComponentResource {
         policy: policyJson([
           { Sid: 'ReadUploads', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: [objects(PREFIX.incoming)] },
           { Sid: 'ReadModels', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models)] },
-          // Read too: a redelivered message HEADs its run's manifest (the idempotency check).
-          { Sid: 'ReadWriteRuns', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.runs)] },
-          { Sid: 'WritePredictions', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.predictions)] },
+          // Read: a redelivered message HEADs its run's manifest (the idempotency check), and a create that found the
+          // key taken compares what is there.
+          { Sid: 'ReadRuns', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.runs)] },
+          // Create-only: a run's files are never rewritten (the bucket policy denies any PUT without If-None-Match).
+          { Sid: 'CreateRuns', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.runs)], Condition: CREATE_ONLY },
+          // Read too: publishing HEADs the published files to keep a newer upload's predictions (HeadObject is s3:GetObject).
+          { Sid: 'ReadWritePredictions', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.predictions)] },
+          // An upload's status moves on (partial -> succeeded), so it is overwritten.
+          { Sid: 'WriteStatus', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.status)] },
           // Without it S3 answers 403 instead of 404 for a missing key ("source missing", "no manifest yet").
           { Sid: 'ListKeys', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [args.bucketArn] },
           {

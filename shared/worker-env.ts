@@ -31,6 +31,10 @@ export const WORKER_ENV = {
   sqsEndpoint: 'AWS_ENDPOINT_URL_SQS',
   /** `true` for stores that need path-style S3 addressing (the embedded stack). */
   s3ForcePathStyle: 'S3_FORCE_PATH_STYLE',
+  /** A JSON-lines file: every AWS request the process makes is recorded there (the IAM tests read it). */
+  requestLog: 'AWS_REQUEST_LOG',
+  /** Who the recorded requests are made as (`worker`, `operator`, ...). */
+  requestPrincipal: 'AWS_REQUEST_PRINCIPAL',
 } as const;
 
 /** Defaults shared by the queue definition (infra) and the consumer (worker). */

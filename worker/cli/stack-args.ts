@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { STACK_OUTPUT, WORKER_ENV } from '../../shared/worker-env.js';
 import { LOCAL_STACK, localClientSettings, localEndpoint, localQueueUrl } from '../local/constants.js';
 import type { StackTarget } from '../ops/stack.js';
+import { requestLogFromEnv } from '../runtime/aws-clients.js';
 
 /**
  * The target flags every command that talks to a stack takes: the embedded local stack by default, the deployed one
@@ -31,7 +32,14 @@ export const STACK_ARGS_HELP = `  --target local|aws        which stack (default
   --endpoint-url URL        S3 and SQS endpoint (local default ${localEndpoint()}; also AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL_SQS)
   --pulumi-outputs FILE     with --target aws: the output of \`pulumi stack output --json\` (else ${WORKER_ENV.bucket}, ${WORKER_ENV.queueUrl}, ${WORKER_ENV.dlqUrl})`;
 
+/** The target, its clients recording their requests where AWS_REQUEST_LOG says (as `operator` by default). */
 export function resolveStackTarget(args: StackArgs, env: NodeJS.ProcessEnv): StackTarget {
+  const target = resolveTarget(args, env);
+  const requestLog = requestLogFromEnv(env, 'operator');
+  return requestLog ? { ...target, clients: { ...target.clients, requestLog } } : target;
+}
+
+function resolveTarget(args: StackArgs, env: NodeJS.ProcessEnv): StackTarget {
   const kind = args.target ?? 'local';
   if (kind !== 'local' && kind !== 'aws') throw new StackArgsError(`--target must be "local" or "aws", got ${JSON.stringify(kind)}`);
   const endpointUrl = args['endpoint-url'];

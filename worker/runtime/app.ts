@@ -46,7 +46,7 @@ export async function createWorkerApp(config: WorkerConfig, log: Logger = create
     config,
     sqs,
     log,
-    protection: new ScaleInProtection(config.ecsAgentUri, log),
+    protection: new ScaleInProtection(config.ecsAgentUri, log, { requestLog: config.aws.requestLog }),
     deps: { config, objects, models, inference, backend: backend.name, sqs, log },
   });
   let stopping: Promise<void> | undefined;

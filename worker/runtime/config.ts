@@ -3,7 +3,7 @@ import { BACKEND_ORDER, type BackendName } from '../../model/backend.js';
 import { PREDICTION_MODES, type PredictionMode } from '../../model/predictions.js';
 import { MODEL_POINTER_KEY } from '../../shared/layout.js';
 import { QUEUE_DEFAULTS, WORKER_ENV } from '../../shared/worker-env.js';
-import type { AwsClientSettings } from './aws-clients.js';
+import { requestLogFromEnv, type AwsClientSettings } from './aws-clients.js';
 import { LOG_LEVELS, type LogLevel } from './log.js';
 
 /** Everything the worker process reads from its environment, parsed once. */
@@ -87,6 +87,7 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
       s3ForcePathStyle: pathStyle === 'true',
       ...(credentials ? { credentials } : {}),
       checksumsWhenRequired: checksums === 'when_required',
+      ...(requestLogFromEnv(env, 'worker') ? { requestLog: requestLogFromEnv(env, 'worker') } : {}),
     },
     modelPointerKey: env[WORKER_ENV.modelPointerKey] || MODEL_POINTER_KEY,
     codeVersion: env[WORKER_ENV.codeVersion] || 'unknown',

@@ -13,7 +13,7 @@ import { isNotFound, isPreconditionFailed, SourceChangedError, SourceMissingErro
 import { publishPredictions } from './outputs.js';
 import type { Logger } from './log.js';
 import type { ModelSource } from './model-source.js';
-import { unquote, type BucketObjects } from './s3-objects.js';
+import { ObjectExistsError, unquote, type BucketObjects } from './s3-objects.js';
 
 export interface RunContext {
   config: WorkerConfig;
@@ -46,7 +46,13 @@ export async function writeRunError(ctx: RunContext, runId: string, input: RunEr
     at: new Date().toISOString(),
   };
   try {
-    await ctx.objects.putJson(runKey(runId, 'error'), record, ctx.signal);
+    try {
+      await ctx.objects.createJson(runKey(runId, 'error'), record, ctx.signal);
+    } catch (err) {
+      // An earlier attempt's record is kept: runs/ is create-only.
+      if (!(err instanceof ObjectExistsError)) throw err;
+      ctx.log.info('run.error-record-exists', { runId });
+    }
     // Only a final failure is an upload's status: a retried one may still succeed.
     if (input.key && (error.disposition !== 'retry' || ctx.receiveCount >= ctx.config.maxReceiveCount)) {
       await writeUploadStatus(ctx, { bucket: input.bucket, key: input.key, versionId: input.versionId ?? null, etag: input.etag ?? '' }, runId, 'failed', error);
@@ -110,8 +116,8 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
 
     const [predsText, forecastText] = await Promise.all([predictionsCsv(result.predictions), forecastCsv(result.forecasts)]);
     const [preds, forecast] = await Promise.all([
-      ctx.objects.put(runKey(runId, 'preds'), predsText, 'text/csv', ctx.signal),
-      ctx.objects.put(runKey(runId, 'forecast'), forecastText, 'text/csv', ctx.signal),
+      ctx.objects.create(runKey(runId, 'preds'), predsText, 'text/csv', ctx.signal),
+      ctx.objects.create(runKey(runId, 'forecast'), forecastText, 'text/csv', ctx.signal),
     ]);
     const publication = await publishPredictions(ctx.objects, r, source, runId, { preds: predsText, forecast: forecastText }, ctx.signal);
     if (publication.published === null) log.warn('run.not-published', { reason: publication.reason });
@@ -142,7 +148,7 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       finishedAt: new Date().toISOString(),
       outputs: { preds, forecast, published },
     };
-    await ctx.objects.putJson(runKey(runId, 'manifest'), manifest, ctx.signal);
+    await ctx.objects.createJson(runKey(runId, 'manifest'), manifest, ctx.signal);
     await writeUploadStatus(ctx, { bucket: r.bucket, key: r.key, versionId: source.versionId, etag: source.etag }, runId, 'succeeded');
     log.info('run.succeeded', { symbols: result.counts.symbols, skipped: result.counts.skipped, rows: result.counts.rows, totalMs: manifest.timings.totalMs, published: published !== null });
     return { runId, status: 'succeeded', manifest };

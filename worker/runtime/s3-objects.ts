@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { OutputObject } from '../../shared/manifest.js';
-import { isNotFound } from './failures.js';
+import { isNotFound, isPreconditionFailed } from './failures.js';
+
+/** A create-only key already holds other bytes. */
+export class ObjectExistsError extends Error {
+  override readonly name = 'ObjectExistsError';
+}
 
 export const sha256 = (data: string | Uint8Array): string => createHash('sha256').update(data).digest('hex');
 
@@ -20,6 +25,27 @@ export class BucketObjects {
 
   putJson(key: string, value: unknown, signal?: AbortSignal): Promise<OutputObject> {
     return this.put(key, `${JSON.stringify(value, null, 2)}\n`, 'application/json', signal);
+  }
+
+  /**
+   * Creates `key` only if it does not exist (`If-None-Match: *`; the bucket policy refuses any other write under the
+   * create-only prefixes). An existing object with the same bytes (a redelivered run writing again) counts as
+   * written; one with other bytes is an ObjectExistsError.
+   */
+  async create(key: string, body: string | Uint8Array, contentType: string, signal?: AbortSignal): Promise<OutputObject> {
+    const bytes = typeof body === 'string' ? Buffer.from(body) : body;
+    try {
+      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, IfNoneMatch: '*' }), { abortSignal: signal });
+    } catch (err) {
+      if (!isPreconditionFailed(err)) throw err;
+      const existing = await this.head(key, signal);
+      if (existing?.etag !== createHash('md5').update(bytes).digest('hex')) throw new ObjectExistsError(`s3://${this.bucket}/${key} exists with other content`, { cause: err });
+    }
+    return { key, sha256: sha256(bytes), bytes: bytes.length };
+  }
+
+  createJson(key: string, value: unknown, signal?: AbortSignal): Promise<OutputObject> {
+    return this.create(key, `${JSON.stringify(value, null, 2)}\n`, 'application/json', signal);
   }
 
   async exists(key: string, signal?: AbortSignal): Promise<boolean> {

@@ -29,7 +29,7 @@ describe('ECS task scale-in protection', () => {
   });
 
   it('turns protection on while any message is held and off when the last is done', async () => {
-    const p = new ScaleInProtection(uri, createLogger({}, 'error', () => {}), 30);
+    const p = new ScaleInProtection(uri, createLogger({}, 'error', () => {}), { expiresInMinutes: 30 });
     await p.acquire();
     await p.acquire();
     await p.release();
@@ -39,6 +39,20 @@ describe('ECS task scale-in protection', () => {
       { method: 'PUT', url: '/task-protection/v1/state', body: { ProtectionEnabled: true, ExpiresInMinutes: 30 } },
       { method: 'PUT', url: '/task-protection/v1/state', body: { ProtectionEnabled: false } },
     ]);
+  });
+
+  it('renews a held protection before it lapses, and stops renewing once released', async () => {
+    const p = new ScaleInProtection(uri, createLogger({}, 'error', () => {}), { expiresInMinutes: 1, renewEveryMs: 50 });
+    await p.acquire();
+    const on = (c: (typeof calls)[number]) => (c.body as { ProtectionEnabled: boolean }).ProtectionEnabled;
+    for (let i = 0; i < 200 && calls.filter(on).length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(calls.filter(on).length, 'the first call and two renewals').to.be.at.least(3);
+    expect(calls.every((c) => !on(c) || (c.body as { ExpiresInMinutes: number }).ExpiresInMinutes === 1)).to.equal(true);
+    await p.release();
+    const after = calls.length;
+    expect(calls.at(-1)!.body).to.deep.equal({ ProtectionEnabled: false });
+    await new Promise((r) => setTimeout(r, 150)); // three renewal periods: none may come after the release
+    expect(calls.length).to.equal(after);
   });
 
   it('logs a refused request and carries on (a lost protection only risks a redelivery)', async () => {
