@@ -3,7 +3,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { initBackend } from './backend.js';
 import { kerasInputShapes } from './keras-config.js';
-import { lazyLayersModel, readKerasH5, type H5Weight } from './keras-h5.js';
+import { lazyLayersModel, parseKerasH5, type H5Weight } from './keras-h5.js';
 import { scalerSetFromPickle, scalersFromJson, scalersToJson } from './scalers.js';
 import type { LoadedModel, ModelMetadata } from './types.js';
 
@@ -73,7 +73,7 @@ async function readSource(file: string, what: string): Promise<Buffer> {
 /** Converts model.h5 + scaler.pkl into the files of a model version, without touching the disk. */
 export async function prepareModelVersion(h5File: string, scalerFile: string): Promise<PreparedModelVersion> {
   const [h5Bytes, scalerBytes] = await Promise.all([readSource(h5File, 'model file'), readSource(scalerFile, 'scaler file')]);
-  const h5 = await readKerasH5(h5File);
+  const h5 = parseKerasH5(h5Bytes, h5File);
   const scalers = scalerSetFromPickle(scalerBytes, scalerFile);
 
   const weights: WeightSpec[] = [];
