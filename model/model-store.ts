@@ -70,9 +70,55 @@ async function readSource(file: string, what: string): Promise<Buffer> {
   }
 }
 
-/** Converts model.h5 + scaler.pkl into the files of a model version, without touching the disk. */
-export async function prepareModelVersion(h5File: string, scalerFile: string): Promise<PreparedModelVersion> {
+export interface PrepareOptions {
+  /**
+   * A folder of versions prepared earlier, one sub-folder per pair of source files (by content and name): a
+   * later run with the same files reads that version instead of converting again. Written atomically, so
+   * concurrent runs are safe; a folder that cannot be written only costs the conversion.
+   */
+  cacheDir?: string;
+}
+
+/**
+ * Converts model.h5 + scaler.pkl into the files of a model version. Without `cacheDir`, touches nothing
+ * on disk but the two sources.
+ */
+export async function prepareModelVersion(h5File: string, scalerFile: string, options: PrepareOptions = {}): Promise<PreparedModelVersion> {
   const [h5Bytes, scalerBytes] = await Promise.all([readSource(h5File, 'model file'), readSource(scalerFile, 'scaler file')]);
+  if (options.cacheDir === undefined) return convertSources(h5Bytes, h5File, scalerBytes, scalerFile);
+  const sources = { h5: { file: path.basename(h5File), sha256: sha256(h5Bytes) }, scaler: { file: path.basename(scalerFile), sha256: sha256(scalerBytes) } };
+  const dir = path.join(options.cacheDir, `sources-${sha256(JSON.stringify(sources)).slice(0, 32)}`);
+  const cached = await readCachedVersion(dir, sources);
+  if (cached) return cached;
+  const prepared = convertSources(h5Bytes, h5File, scalerBytes, scalerFile);
+  try {
+    // An entry that failed its checks is replaced; one written meanwhile by another run is left as it is.
+    if (await fs.stat(path.join(dir, 'metadata.json')).then(() => true, () => false)) await fs.rm(dir, { recursive: true, force: true });
+    await writeModelVersion(dir, prepared.files);
+  } catch {
+    // The cache is an optimisation: the converted files are served all the same.
+  }
+  return prepared;
+}
+
+/** A cache entry whose metadata names exactly these sources and whose files match their version id. */
+async function readCachedVersion(dir: string, sources: ModelMetadata['sources']): Promise<PreparedModelVersion | undefined> {
+  let files: Map<string, Buffer>;
+  try {
+    files = await listModelVersionFiles(dir);
+  } catch {
+    return undefined;
+  }
+  try {
+    const metadata = JSON.parse(files.get('metadata.json')!.toString('utf8')) as ModelMetadata;
+    if (JSON.stringify(metadata.sources) !== JSON.stringify(sources) || metadata.format !== MODEL_FORMAT || metadata.version !== versionId(files)) return undefined;
+    return { files, metadata };
+  } catch {
+    return undefined;
+  }
+}
+
+function convertSources(h5Bytes: Buffer, h5File: string, scalerBytes: Buffer, scalerFile: string): PreparedModelVersion {
   const h5 = parseKerasH5(h5Bytes, h5File);
   const scalers = scalerSetFromPickle(scalerBytes, scalerFile);
 
@@ -233,8 +279,8 @@ export async function writeModelVersion(dir: string, files: ModelVersionFiles): 
 }
 
 /** Loads straight from model.h5 + scaler.pkl; the metadata is what importing them would record. */
-export async function loadModelFromSources(h5File: string, scalerFile: string): Promise<LoadedModel> {
-  const { files } = await prepareModelVersion(h5File, scalerFile);
+export async function loadModelFromSources(h5File: string, scalerFile: string, options: PrepareOptions = {}): Promise<LoadedModel> {
+  const { files } = await prepareModelVersion(h5File, scalerFile, options);
   return loadModelVersionFromFiles(files, `${h5File} + ${scalerFile}`);
 }
 
