@@ -236,6 +236,8 @@ export async function readInputCsv(source: Readable, options: ReadInputOptions =
   let lineBytes = 0;
   /** Set once a NUL byte (a binary or UTF-16 file) is seen; reported as soon as the header is read. */
   let binary: string | undefined;
+  /** Offset of that NUL in the chunk being read, else -1. */
+  let nulAt = -1;
 
   const bySymbol = new Map<string, SymbolEntry>();
   const entries: SymbolEntry[] = [];
@@ -374,13 +376,9 @@ export async function readInputCsv(source: Readable, options: ReadInputOptions =
       lineBytes = 0;
       pos = brk + 1;
     }
-    if (binary === undefined) {
+    if (binary === undefined && nulAt < 0) {
       const nul = chunk.subarray(0, end).indexOf(0);
-      if (nul >= 0) {
-        binary = `NUL byte at byte ${count(bytes + nul)}`;
-        // Before the header is read, the header check reports it (with what the header holds).
-        if (cols) return { cut: nul, error: () => new InputFileError(`row ${record + 1}: not UTF-8 text (${binary})`) };
-      }
+      if (nul >= 0) nulAt = nul;
     }
     return why ? { cut: end, error: why } : undefined;
   };
@@ -394,7 +392,17 @@ export async function readInputCsv(source: Readable, options: ReadInputOptions =
     hash.update(usable);
     bytes += usable.length;
     if (ascii && !isAscii(usable)) ascii = false;
-    feed(ascii ? usable.toString('latin1') : decoder.write(usable), false);
+    const text = (b: Buffer) => (ascii ? b.toString('latin1') : decoder.write(b));
+    if (nulAt >= 0) {
+      // Rows before the NUL are read first: after the header, it ends the file at its row; before, the
+      // header check reports it, with what the header holds.
+      const at = nulAt;
+      nulAt = -1;
+      feed(text(usable.subarray(0, at)), false);
+      binary = `NUL byte at byte ${count(bytes - usable.length + at)}`;
+      if (cols) throw new InputFileError(`row ${record + 1}: not UTF-8 text (${binary})`);
+      feed(text(usable.subarray(at)), false);
+    } else feed(text(usable), false);
     if (stop) throw stop.error();
   }
   feed(decoder.end(), true);
