@@ -34,16 +34,35 @@ function rowsText(headers: readonly string[], rows: Iterable<string>): string {
   return any ? `${out}\n` : '\n';
 }
 
-function* tableLines(table: PredictionTable): Generator<string> {
+/**
+ * The table's rows as CSV text, in pieces of about `bytes` characters. One string concatenation per row;
+ * dates come from a per-call cache (the symbols of one file share their dates) and the input's open text
+ * straight from its bytes.
+ */
+function* tablePieces(table: PredictionTable, bytes: number): Generator<string> {
   const { input } = table;
+  const dates = new Map<number, string>();
+  const { offsets, bytes: text } = input.openText;
+  let out = '';
   for (const s of table.symbols) {
     const symbol = csvCell(safeText(s.symbol));
+    const { predOpen, scaled, vOpen } = s;
     for (let t = 0; t < s.n; t++) {
       const k = s.start + t;
+      const day = input.day[k]!;
+      let date = dates.get(day);
+      if (date === undefined) dates.set(day, (date = civilFromDays(day)));
+      let open = '';
+      for (let b = offsets[k]!; b < offsets[k + 1]!; b++) open += String.fromCharCode(text[b]!);
       // Dates and the input's open text were validated (ISO date, decimal): never quoted or prefixed.
-      yield `${symbol},${t},${civilFromDays(input.day[k]!)},${textAt(input.openText, k)},${s.predOpen[t]},${s.scaled[t]},${s.vOpen[t]}`;
+      out += `\n${symbol},${t},${date},${open},${predOpen[t]},${scaled[t]},${vOpen[t]}`;
+      if (out.length >= bytes) {
+        yield out;
+        out = '';
+      }
     }
   }
+  if (out !== '') yield out;
 }
 
 function* objectLines(rows: readonly PredictionRow[]): Generator<string> {
@@ -52,22 +71,19 @@ function* objectLines(rows: readonly PredictionRow[]): Generator<string> {
 
 /** The predictions file (from the engine's table, or from row objects). */
 export async function predictionsCsv(rows: readonly PredictionRow[] | PredictionTable): Promise<string> {
-  return rowsText(PREDICTION_COLUMNS, Array.isArray(rows) ? objectLines(rows as readonly PredictionRow[]) : tableLines(rows as PredictionTable));
+  if (!Array.isArray(rows)) return [...predictionsCsvChunks(rows as PredictionTable)].join('');
+  return rowsText(PREDICTION_COLUMNS, objectLines(rows as readonly PredictionRow[]));
 }
 
 /** The predictions file in pieces of about `bytes` characters, for writing to a stream. */
 export function* predictionsCsvChunks(table: PredictionTable, bytes = 1 << 20): Generator<string> {
-  let out = PREDICTION_COLUMNS.join(',');
   let any = false;
-  for (const line of tableLines(table)) {
-    out += `\n${line}`;
+  for (const piece of tablePieces(table, bytes)) {
+    yield any ? piece : PREDICTION_COLUMNS.join(',') + piece;
     any = true;
-    if (out.length >= bytes) {
-      yield out;
-      out = '';
-    }
   }
-  yield any ? `${out}\n` : '\n';
+  // fast-csv wrote no header for no rows, and always a final line break.
+  yield '\n';
 }
 
 export async function forecastCsv(rows: readonly ForecastRow[]): Promise<string> {
