@@ -1,18 +1,28 @@
 import type { Readable } from 'node:stream';
-import type { SymbolStatus } from '../shared/manifest.js';
+import type { SymbolQuality, SymbolStatus } from '../shared/manifest.js';
+import { escapePrintable } from '../shared/escape.js';
 import { readInputCsv, type SymbolInput } from './csv-input.js';
+import type { QualityPolicy } from './data-quality.js';
 import { InputFileError } from './errors.js';
-import { symbolFeatures, writeWindows } from './features.js';
-import { symbolPredictions, type ForecastRow, type PredictionMode, type PredictionRow } from './predictions.js';
+import { writeTableFeatures } from './features.js';
+import type { InputLimits } from './input-limits.js';
+import { predictionRows, predictionTable, type ForecastRow, type PredictionMode, type PredictionRow, type PredictionTable } from './predictions.js';
+import { civilFromDays } from './input-table.js';
+import { materializeWindows, type WindowBatch } from './window-batch.js';
 import { N_FEATURES, type InferenceEngine, type LoadedModel } from './types.js';
 
-export interface PredictOptions {
+export interface PredictOptions extends InputLimits {
   mode: PredictionMode;
+  /** A symbol with impossible prices (see data-quality.ts) is reported ('flag', default) or also skipped ('skip'). */
+  qualityPolicy?: QualityPolicy;
 }
 
 export interface PredictionResult {
   input: { sha256: string; bytes: number; rows: number };
-  predictions: PredictionRow[];
+  /** Built from `table` on first access; prefer `table` for large inputs. */
+  readonly predictions: PredictionRow[];
+  /** The predictions as columns: what predictionsCsv reads fastest. */
+  table: PredictionTable;
   forecasts: ForecastRow[];
   /** One entry per distinct symbol, in order of first appearance. */
   symbols: SymbolStatus[];
@@ -20,14 +30,23 @@ export interface PredictionResult {
   timingsMs: { parse: number; features: number; inference: number; predictions: number };
 }
 
-function skipReason(entry: SymbolInput, model: LoadedModel): SymbolStatus | undefined {
+function qualityOf(entry: SymbolInput): SymbolQuality {
+  return entry.quality ? { quality: entry.quality.issues, qualityIssues: entry.quality.count } : {};
+}
+
+function skipReason(entry: SymbolInput, model: LoadedModel, policy: QualityPolicy): SymbolStatus | undefined {
   const base = { symbol: entry.symbol, rows: entry.rowCount };
   if (entry.problem) {
     const { row, column, reason } = entry.problem;
     return { ...base, status: 'skipped', reason: `row ${row}, column '${column}': ${reason}`, row, column };
   }
   if (!model.scalers.symbols.has(entry.symbol)) {
-    return { ...base, status: 'skipped', reason: `unknown symbol: model version ${model.metadata.version} has no scaler for it` };
+    return { ...base, status: 'skipped', reason: `unknown symbol: model version ${model.metadata.version} has no scaler for it`, ...qualityOf(entry) };
+  }
+  if (policy === 'skip' && entry.quality) {
+    const { row, column, rule } = entry.quality.issues[0]!;
+    const more = entry.quality.count > 1 ? ` (and ${entry.quality.count - 1} more)` : '';
+    return { ...base, status: 'skipped', reason: `data quality: row ${row}, column '${column}': ${rule}${more}`, row, column, ...qualityOf(entry) };
   }
   return undefined;
 }
@@ -38,51 +57,63 @@ function skipReason(entry: SymbolInput, model: LoadedModel): SymbolStatus | unde
  */
 export async function predictCsv(source: Readable, model: LoadedModel, inference: InferenceEngine, opts: PredictOptions): Promise<PredictionResult> {
   const seqLen = model.scalers.hypers.seqLen;
+  const policy = opts.qualityPolicy ?? 'flag';
   const t0 = performance.now();
-  const parsed = await readInputCsv(source);
+  const parsed = await readInputCsv(source, { maxLineBytes: opts.maxLineBytes, maxCells: opts.maxCells, maxBytes: opts.maxBytes });
   const t1 = performance.now();
 
   const symbols: SymbolStatus[] = [];
-  const batch: { entry: SymbolInput; first: number; features: Float32Array }[] = [];
-  let windows = 0;
+  const batch: SymbolInput[] = [];
+  let featureRows = 0;
   for (const entry of parsed.symbols) {
-    const skipped = skipReason(entry, model);
+    const skipped = skipReason(entry, model, policy);
     if (skipped) {
       symbols.push(skipped);
       continue;
     }
-    symbols.push({ symbol: entry.symbol, status: 'ok', rows: entry.rows.length, firstDate: entry.rows[0].date, lastDate: entry.rows.at(-1)!.date });
-    batch.push({ entry, first: windows, features: symbolFeatures(entry.rows, model.scalers.symbols.get(entry.symbol)!) });
-    windows += entry.rows.length + 1;
+    const t = parsed.table;
+    symbols.push({
+      symbol: entry.symbol, status: 'ok', rows: entry.count,
+      firstDate: civilFromDays(t.day[entry.start]!), lastDate: civilFromDays(t.day[entry.start + entry.count - 1]!), ...qualityOf(entry),
+    });
+    batch.push(entry);
+    featureRows += entry.count;
   }
   if (batch.length === 0) {
-    const reasons = symbols.slice(0, 5).map((s) => (s.status === 'skipped' ? `${s.symbol || '(empty)'}: ${s.reason}` : s.symbol));
+    const reasons = symbols.slice(0, 5).map((s) => (s.status === 'skipped' ? `${s.symbol ? escapePrintable(s.symbol.slice(0, 24)) : '(empty)'}: ${s.reason}` : s.symbol));
     throw new InputFileError(`nothing to predict: all ${symbols.length} symbol(s) skipped (${reasons.join('; ')}${symbols.length > 5 ? '; ...' : ''})`);
   }
-  const inputs = new Float32Array(windows * seqLen * N_FEATURES);
-  for (const b of batch) writeWindows(b.features, b.entry.rows.length, seqLen, inputs, b.first);
+  // Shared memory: an engine's threads read the features where they are.
+  const features = new Float32Array(new SharedArrayBuffer(featureRows * N_FEATURES * 4));
+  const segments = new Int32Array(2 * batch.length);
+  let row = 0;
+  batch.forEach((entry, i) => {
+    writeTableFeatures(parsed.table, entry.start, entry.count, model.scalers.symbols.get(entry.symbol)!, features, row);
+    segments[2 * i] = row;
+    segments[2 * i + 1] = entry.count;
+    row += entry.count;
+  });
+  const windowBatch: WindowBatch = { features, segments, count: featureRows + batch.length };
+  const shape = { seqLen, features: N_FEATURES };
   const t2 = performance.now();
 
-  const scaled = await inference.predict(inputs, windows);
+  const scaled = inference.predictBatch
+    ? await inference.predictBatch(windowBatch)
+    : await inference.predict(materializeWindows(windowBatch, shape), windowBatch.count);
   const t3 = performance.now();
 
-  const predictions: PredictionRow[] = [];
-  const forecasts: ForecastRow[] = [];
-  for (const b of batch) {
-    const n = b.entry.rows.length;
-    const vOpen = model.scalers.symbols.get(b.entry.symbol)!['v_open'];
-    const out = symbolPredictions(b.entry.symbol, b.entry.rows, scaled.subarray(b.first, b.first + n + 1), vOpen, opts.mode);
-    for (const row of out.predictions) predictions.push(row);
-    forecasts.push(out.forecast);
-  }
+  const table = predictionTable(parsed.table, batch, scaled, model, opts.mode);
   const t4 = performance.now();
   const skipped = symbols.length - batch.length;
-  return {
+  const result = {
     input: { sha256: parsed.sha256, bytes: parsed.bytes, rows: parsed.rows },
-    predictions,
-    forecasts,
+    table,
+    forecasts: table.symbols.map((s) => s.forecast),
     symbols,
-    counts: { rows: parsed.rows, symbols: symbols.length, predicted: batch.length, skipped, predictionRows: predictions.length, windows },
+    counts: { rows: parsed.rows, symbols: symbols.length, predicted: batch.length, skipped, predictionRows: featureRows, windows: windowBatch.count },
     timingsMs: { parse: t1 - t0, features: t2 - t1, inference: t3 - t2, predictions: t4 - t3 },
   };
+  let rows: PredictionRow[] | undefined;
+  // Built on first access only: the CSV writer reads the table, an object per row costs ~200 bytes.
+  return Object.defineProperty(result, 'predictions', { enumerable: true, get: () => (rows ??= predictionRows(table)) }) as PredictionResult;
 }

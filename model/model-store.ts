@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { kerasInputShapes } from './keras-config.js';
-import { lazyLayersModel, readKerasH5, type H5Weight } from './keras-h5.js';
+import { lazyLayersModel, parseKerasH5, type H5Weight } from './keras-h5.js';
 import { scalerSetFromPickle, scalersFromJson, scalersToJson } from './scalers.js';
 import type { LoadedModel, ModelMetadata } from './types.js';
 
@@ -70,10 +70,56 @@ async function readSource(file: string, what: string): Promise<Buffer> {
   }
 }
 
-/** Converts model.h5 + scaler.pkl into the files of a model version, without touching the disk. */
-export async function prepareModelVersion(h5File: string, scalerFile: string): Promise<PreparedModelVersion> {
+export interface PrepareOptions {
+  /**
+   * A folder of versions prepared earlier, one sub-folder per pair of source files (by content and name): a
+   * later run with the same files reads that version instead of converting again. Written atomically, so
+   * concurrent runs are safe; a folder that cannot be written only costs the conversion.
+   */
+  cacheDir?: string;
+}
+
+/**
+ * Converts model.h5 + scaler.pkl into the files of a model version. Without `cacheDir`, touches nothing
+ * on disk but the two sources.
+ */
+export async function prepareModelVersion(h5File: string, scalerFile: string, options: PrepareOptions = {}): Promise<PreparedModelVersion> {
   const [h5Bytes, scalerBytes] = await Promise.all([readSource(h5File, 'model file'), readSource(scalerFile, 'scaler file')]);
-  const h5 = await readKerasH5(h5File);
+  if (options.cacheDir === undefined) return convertSources(h5Bytes, h5File, scalerBytes, scalerFile);
+  const sources = { h5: { file: path.basename(h5File), sha256: sha256(h5Bytes) }, scaler: { file: path.basename(scalerFile), sha256: sha256(scalerBytes) } };
+  const dir = path.join(options.cacheDir, `sources-${sha256(JSON.stringify(sources)).slice(0, 32)}`);
+  const cached = await readCachedVersion(dir, sources);
+  if (cached) return cached;
+  const prepared = convertSources(h5Bytes, h5File, scalerBytes, scalerFile);
+  try {
+    // An entry that failed its checks is replaced; one written meanwhile by another run is left as it is.
+    if (await fs.stat(path.join(dir, 'metadata.json')).then(() => true, () => false)) await fs.rm(dir, { recursive: true, force: true });
+    await writeModelVersion(dir, prepared.files);
+  } catch {
+    // The cache is an optimisation: the converted files are served all the same.
+  }
+  return prepared;
+}
+
+/** A cache entry whose metadata names exactly these sources and whose files match their version id. */
+async function readCachedVersion(dir: string, sources: ModelMetadata['sources']): Promise<PreparedModelVersion | undefined> {
+  let files: Map<string, Buffer>;
+  try {
+    files = await listModelVersionFiles(dir);
+  } catch {
+    return undefined;
+  }
+  try {
+    const metadata = JSON.parse(files.get('metadata.json')!.toString('utf8')) as ModelMetadata;
+    if (JSON.stringify(metadata.sources) !== JSON.stringify(sources) || metadata.format !== MODEL_FORMAT || metadata.version !== versionId(files)) return undefined;
+    return { files, metadata };
+  } catch {
+    return undefined;
+  }
+}
+
+function convertSources(h5Bytes: Buffer, h5File: string, scalerBytes: Buffer, scalerFile: string): PreparedModelVersion {
+  const h5 = parseKerasH5(h5Bytes, h5File);
   const scalers = scalerSetFromPickle(scalerBytes, scalerFile);
 
   const weights: WeightSpec[] = [];
@@ -231,8 +277,8 @@ export async function writeModelVersion(dir: string, files: ModelVersionFiles): 
 }
 
 /** Loads straight from model.h5 + scaler.pkl; the metadata is what importing them would record. */
-export async function loadModelFromSources(h5File: string, scalerFile: string): Promise<LoadedModel> {
-  const { files } = await prepareModelVersion(h5File, scalerFile);
+export async function loadModelFromSources(h5File: string, scalerFile: string, options: PrepareOptions = {}): Promise<LoadedModel> {
+  const { files } = await prepareModelVersion(h5File, scalerFile, options);
   return loadModelVersionFromFiles(files, `${h5File} + ${scalerFile}`);
 }
 
@@ -254,13 +300,13 @@ export async function versionFilesInFolder(dir: string, label: string): Promise<
   return { files: await listModelVersionFiles(dir), source: dir };
 }
 
-/** model.h5 + scaler.pkl converted in memory into a version's files. */
-export async function versionFilesFromSources(h5File: string, scalerFile: string): Promise<ResolvedModelFiles> {
-  return { files: (await prepareModelVersion(h5File, scalerFile)).files, source: `${h5File} + ${scalerFile}` };
+/** model.h5 + scaler.pkl converted into a version's files (in memory, or once into `options.cacheDir`). */
+export async function versionFilesFromSources(h5File: string, scalerFile: string, options: PrepareOptions = {}): Promise<ResolvedModelFiles> {
+  return { files: (await prepareModelVersion(h5File, scalerFile, options)).files, source: `${h5File} + ${scalerFile}` };
 }
 
 /** A folder holding either an imported version (metadata.json) or the team's model.h5 + scaler.pkl. */
-export async function versionFilesInModelFolder(dir: string, label: string): Promise<ResolvedModelFiles> {
+export async function versionFilesInModelFolder(dir: string, label: string, options: PrepareOptions = {}): Promise<ResolvedModelFiles> {
   await assertFolder(dir, label);
   const has = (name: string) => fs.stat(path.join(dir, name)).then((s) => s.isFile(), () => false);
   if (await has('metadata.json')) return { files: await listModelVersionFiles(dir), source: dir };
@@ -269,5 +315,5 @@ export async function versionFilesInModelFolder(dir: string, label: string): Pro
   if (missing.length > 0) {
     throw new ModelStoreError(`${label} ${dir} holds neither an imported model version (no metadata.json) nor the source files (missing ${missing.join(', ')})`);
   }
-  return versionFilesFromSources(path.join(dir, SOURCE_FILES.h5), path.join(dir, SOURCE_FILES.scaler));
+  return versionFilesFromSources(path.join(dir, SOURCE_FILES.h5), path.join(dir, SOURCE_FILES.scaler), options);
 }

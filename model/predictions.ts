@@ -1,5 +1,6 @@
 import type { InputRow } from './csv-input.js';
-import type { ColumnScaler } from './types.js';
+import { civilFromDays, textAt, type InputTable } from './input-table.js';
+import type { ColumnScaler, LoadedModel } from './types.js';
 
 export type PredictionMode = 'anchored' | 'integrated';
 export const PREDICTION_MODES: readonly PredictionMode[] = ['anchored', 'integrated'];
@@ -69,4 +70,75 @@ export function symbolPredictions(
       forecastOpen: last.open + v[n],
     },
   };
+}
+
+/** One symbol's predictions as columns over its rows of the parsed input table. */
+export interface SymbolPredictionColumns {
+  symbol: string;
+  /** The symbol's first row in `PredictionTable.input`; n rows. */
+  start: number;
+  n: number;
+  /** Scaled model outputs, n + 1 (the last is the forecast window's). */
+  scaled: Float32Array;
+  vOpen: Float64Array;
+  predOpen: Float64Array;
+  forecast: ForecastRow;
+}
+
+export interface PredictionTable {
+  input: InputTable;
+  symbols: SymbolPredictionColumns[];
+}
+
+/** SPEC §5 on columns: the same numbers as symbolPredictions, computed in the same order. */
+export function predictionTable(input: InputTable, batch: readonly { symbol: string; start: number; count: number }[], scaled: Float32Array, model: LoadedModel, mode: PredictionMode): PredictionTable {
+  const symbols: SymbolPredictionColumns[] = [];
+  let first = 0;
+  for (const b of batch) {
+    const n = b.count;
+    const s = model.scalers.symbols.get(b.symbol)!['v_open']!;
+    const y = scaled.subarray(first, first + n + 1);
+    first += n + 1;
+    const vOpen = new Float64Array(n + 1);
+    for (let t = 0; t <= n; t++) vOpen[t] = y[t]! * s.scale + s.mean;
+    const predOpen = new Float64Array(n);
+    const open = input.open;
+    let integrated = open[b.start]!;
+    for (let t = 0; t < n; t++) {
+      if (t === 0) predOpen[t] = open[b.start]!;
+      else if (mode === 'anchored') predOpen[t] = open[b.start + t - 1]! + vOpen[t]!;
+      else predOpen[t] = integrated += vOpen[t]!;
+    }
+    const lastDate = civilFromDays(input.day[b.start + n - 1]!);
+    symbols.push({
+      symbol: b.symbol,
+      start: b.start,
+      n,
+      scaled: y,
+      vOpen,
+      predOpen,
+      forecast: {
+        symbol: b.symbol,
+        lastDate,
+        date: nextDay(lastDate),
+        lastOpen: textAt(input.openText, b.start + n - 1),
+        vOpenScaled: y[n]!,
+        vOpen: vOpen[n]!,
+        forecastOpen: open[b.start + n - 1]! + vOpen[n]!,
+      },
+    });
+  }
+  return { input, symbols };
+}
+
+/** The table as one object per row (what PredictionResult.predictions holds). */
+export function predictionRows(table: PredictionTable): PredictionRow[] {
+  const out: PredictionRow[] = [];
+  for (const s of table.symbols) {
+    for (let t = 0; t < s.n; t++) {
+      const k = s.start + t;
+      out.push({ symbol: s.symbol, index: t, date: civilFromDays(table.input.day[k]!), valOpen: textAt(table.input.openText, k), predOpen: s.predOpen[t]!, vOpenScaled: s.scaled[t]!, vOpen: s.vOpen[t]! });
+    }
+  }
+  return out;
 }

@@ -1,6 +1,7 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { KerasModel } from './keras-h5.js';
 import type { VersionRecord } from './train/record.js';
+import type { WindowBatch } from './window-batch.js';
 
 /** The model's input order (SPEC §2): 12 scaled columns, then the unscaled `log_shares`. */
 export const FEATURE_COLUMNS = [
@@ -76,6 +77,13 @@ export interface LazyLayersModel {
 export interface InferenceEngine {
   readonly name: 'layers' | 'fast';
   predict(windows: Float32Array, count: number): Promise<Float32Array>;
-  /** Frees the engine's own tensors (not the model's). */
+  /**
+   * The same on windows described by their feature rows (see WindowBatch), without writing them out; one
+   * output per window, in window order. Optional: the engine writes the windows for engines without it.
+   */
+  predictBatch?(batch: WindowBatch): Promise<Float32Array>;
+  /** Starts what the engine needs before its first prediction (e.g. its threads); optional, idempotent. */
+  warmUp?(): Promise<void>;
+  /** Frees the engine's own tensors (not the model's) and stops its threads. Safe to call twice. */
   dispose(): void;
 }

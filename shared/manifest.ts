@@ -18,9 +18,27 @@ export interface OutputObject {
   bytes: number;
 }
 
+/** An obviously impossible value in an input row (a negative price, high < low, ...), located in the file. */
+export interface QualityIssue {
+  /** CSV record number, the header being record 1. */
+  row: number;
+  column: string;
+  /** The rule the row breaks, e.g. "high < low". */
+  rule: string;
+}
+
+/**
+ * Data-quality findings of one symbol, present only when there are some: the first few issues, in file order,
+ * and how many there are in all.
+ */
+export interface SymbolQuality {
+  quality?: QualityIssue[];
+  qualityIssues?: number;
+}
+
 export type SymbolStatus =
-  | { symbol: string; status: 'ok'; rows: number; firstDate: string; lastDate: string }
-  | { symbol: string; status: 'skipped'; rows: number; reason: string; row?: number; column?: string };
+  | ({ symbol: string; status: 'ok'; rows: number; firstDate: string; lastDate: string } & SymbolQuality)
+  | ({ symbol: string; status: 'skipped'; rows: number; reason: string; row?: number; column?: string } & SymbolQuality);
 
 /** `runs/<run-id>/manifest.json`: what produced a prediction. Written last; its presence marks a complete run. */
 export interface RunManifest {

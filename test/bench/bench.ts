@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only inference,whole,latency,floor] [--json out.json]`: every measured figure of the README,
+ * `npm run bench [-- --only io,inference,whole,latency,floor] [--json out.json]`: every measured figure of the README,
  * in one run on this machine (medians after warm-ups; never asserted in tests).
  */
 import fs from 'node:fs';
@@ -7,10 +7,11 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { repoRoot } from '../helpers/paths.js';
 import { runChild, runInferenceBench } from './inference-bench.js';
+import { runIoBench } from './io-bench.js';
 import { runLatencyBench } from './latency-bench.js';
 import { runWholeProcessBench } from './whole-process-bench.js';
 
-const PARTS = ['inference', 'whole', 'latency', 'floor'] as const;
+const PARTS = ['io', 'inference', 'whole', 'latency', 'floor'] as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { only: { type: 'string' }, json: { type: 'string' } }, strict: true });
@@ -18,6 +19,10 @@ async function main(): Promise<void> {
   const unknown = only.filter((p) => !(PARTS as readonly string[]).includes(p));
   if (unknown.length) throw new Error(`--only takes ${PARTS.join(', ')}; got ${unknown.join(', ')}`);
   const results: Record<string, unknown> = {};
+  if (only.includes('io')) {
+    console.log('== model files, CSV in and out, memory, bounded input ==');
+    results.io = await runIoBench();
+  }
   if (only.includes('inference')) {
     console.log('== inference throughput (windows/s) ==');
     results.inference = await runInferenceBench();

@@ -1,5 +1,6 @@
+import os from 'node:os';
 import path from 'node:path';
-import { BACKEND_ORDER, type BackendName } from '../../model/backend.js';
+import { parseBackendName, type BackendName } from '../../model/backend.js';
 import { loadModelVersionFromFiles, ModelStoreError, versionFilesFromSources, versionFilesInFolder, versionFilesInModelFolder, type ResolvedModelFiles } from '../../model/model-store.js';
 import type { LoadedModel } from '../../model/types.js';
 import { WORKER_ENV } from '../../shared/worker-env.js';
@@ -10,6 +11,7 @@ export const MODEL_ARGS = {
   model: { type: 'string' },
   h5: { type: 'string' },
   scaler: { type: 'string' },
+  'no-cache': { type: 'boolean' },
 } as const;
 
 export interface ModelArgs {
@@ -18,6 +20,13 @@ export interface ModelArgs {
   /** The team's source files, used together. */
   h5?: string;
   scaler?: string;
+  /** Convert the source files on every run instead of once into the cache. */
+  'no-cache'?: boolean;
+}
+
+/** Where converted source files are kept, keyed by their sha256: MODEL_CACHE_DIR, else the user's cache folder. */
+export function modelCacheDir(env: NodeJS.ProcessEnv): string {
+  return env.MODEL_CACHE_DIR || path.join(env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache'), 'crypto-open-fleet', 'model-versions');
 }
 
 /** Names the model folder when no flag is given. */
@@ -30,6 +39,7 @@ export function defaultModelFolder(repoRoot: string): string {
 
 /** `--model <dir>`, else `--h5` + `--scaler`, else MODEL_DIR, else `../shared/model_out` beside the repo. */
 export async function resolveModelFiles(args: ModelArgs, env: NodeJS.ProcessEnv, repoRoot: string): Promise<ResolvedModelFiles> {
+  const options = args['no-cache'] ? {} : { cacheDir: modelCacheDir(env) };
   if (args.model !== undefined) {
     if (args.h5 !== undefined || args.scaler !== undefined) throw new ModelStoreError('--model cannot be combined with --h5/--scaler');
     return versionFilesInFolder(path.resolve(args.model), '--model');
@@ -37,11 +47,11 @@ export async function resolveModelFiles(args: ModelArgs, env: NodeJS.ProcessEnv,
   if (args.h5 !== undefined || args.scaler !== undefined) {
     if (args.h5 === undefined) throw new ModelStoreError('--scaler needs --h5 <model.h5> as well');
     if (args.scaler === undefined) throw new ModelStoreError('--h5 needs --scaler <scaler.pkl> as well');
-    return versionFilesFromSources(path.resolve(args.h5), path.resolve(args.scaler));
+    return versionFilesFromSources(path.resolve(args.h5), path.resolve(args.scaler), options);
   }
   const fromEnv = env[MODEL_DIR_ENV];
-  if (fromEnv) return versionFilesInModelFolder(path.resolve(fromEnv), MODEL_DIR_ENV);
-  return versionFilesInModelFolder(defaultModelFolder(repoRoot), 'the default model folder');
+  if (fromEnv) return versionFilesInModelFolder(path.resolve(fromEnv), MODEL_DIR_ENV, options);
+  return versionFilesInModelFolder(defaultModelFolder(repoRoot), 'the default model folder', options);
 }
 
 /** `resolveModelFiles`, loaded and ready to serve. */
@@ -52,8 +62,5 @@ export async function resolveModel(args: ModelArgs, env: NodeJS.ProcessEnv, repo
 
 /** The TF.js backend forced by TFJS_BACKEND, if any (undefined: the fastest that starts). */
 export function backendFromEnv(env: NodeJS.ProcessEnv): BackendName | undefined {
-  const v = env[WORKER_ENV.tfjsBackend];
-  if (!v) return undefined;
-  if (!(BACKEND_ORDER as readonly string[]).includes(v)) throw new Error(`${WORKER_ENV.tfjsBackend} must be one of ${BACKEND_ORDER.join(', ')}; got ${JSON.stringify(v)}`);
-  return v as BackendName;
+  return parseBackendName(env[WORKER_ENV.tfjsBackend] || undefined, WORKER_ENV.tfjsBackend);
 }
