@@ -111,7 +111,7 @@ async function readCachedVersion(dir: string, sources: ModelMetadata['sources'])
   }
   try {
     const metadata = JSON.parse(files.get('metadata.json')!.toString('utf8')) as ModelMetadata;
-    if (JSON.stringify(metadata.sources) !== JSON.stringify(sources) || metadata.format !== MODEL_FORMAT || metadata.version !== versionId(files)) return undefined;
+    if (JSON.stringify(metadata.sources) !== JSON.stringify(sources) || metadata.format !== MODEL_FORMAT || metadata.version !== versionIdOf(files)) return undefined;
     return { files, metadata };
   } catch {
     return undefined;

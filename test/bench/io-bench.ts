@@ -31,7 +31,7 @@ function writeShiftedCopies(source: string, dest: string, times: number): number
   return rows.length * times;
 }
 
-const PREDICT = ['--import', 'tsx', path.join(repoRoot, 'model/predict.ts')];
+const PREDICT = ['--import', 'tsx', path.join(repoRoot, 'worker/commands/predict.ts')];
 
 async function timed(fn: () => Promise<unknown>, reps: number): Promise<{ first: number; median: number }> {
   const ms: number[] = [];

@@ -58,8 +58,10 @@ describe('infra: IAM', () => {
     expect(grants(policy)).to.deep.equal({
       ReadUploads: { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${bucketArn}/incoming/*`] },
       ReadModels: { actions: ['s3:GetObject'], resources: [`${bucketArn}/models/*`] },
-      ReadWriteRuns: { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn}/runs/*`] },
-      WritePredictions: { actions: ['s3:PutObject'], resources: [`${bucketArn}/predictions/*`] },
+      ReadRuns: { actions: ['s3:GetObject'], resources: [`${bucketArn}/runs/*`] },
+      CreateRuns: { actions: ['s3:PutObject'], resources: [`${bucketArn}/runs/*`] },
+      ReadWritePredictions: { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn}/predictions/*`] },
+      WriteStatus: { actions: ['s3:PutObject'], resources: [`${bucketArn}/status/*`] },
       ListKeys: { actions: ['s3:ListBucket'], resources: [bucketArn] },
       ConsumeWorkQueue: {
         actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'],
@@ -71,7 +73,9 @@ describe('infra: IAM', () => {
         resources: [`arn:aws:ecs:eu-west-1:${ACCOUNT}:task/${cluster.name}/*`],
       },
     });
-    expect(statements(policy).every((s) => s.Effect === 'Allow' && !s.Condition)).to.equal(true);
+    expect(statements(policy).every((s) => s.Effect === 'Allow')).to.equal(true);
+    // runs/ is create-only: the PUT grant holds only with If-None-Match; nothing else is conditioned.
+    expect(statements(policy).filter((s) => s.Condition).map((s) => [s.Sid, s.Condition])).to.deep.equal([['CreateRuns', { Null: { 's3:if-none-match': 'false' } }]]);
   });
 
   it('gives the execution role image pull on its repository and log delivery to its group', () => {

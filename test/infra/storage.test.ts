@@ -37,10 +37,18 @@ describe('infra: bucket, queues and the upload notification', () => {
       });
     });
 
-    it('denies every request that does not use TLS, on the bucket and its objects', () => {
+    it('denies every request that does not use TLS, and any PUT under runs/ or history/ that could overwrite', () => {
       const policy = single(run.resources, 'aws:s3/bucketPolicy:BucketPolicy');
       expect(policy.inputs.bucket).to.equal(run.outputs.bucket_name);
       expect(statements(policy.inputs.policy)).to.deep.equal([
+        {
+          Sid: 'DenyOverwritesOfCreateOnlyPrefixes',
+          Effect: 'Deny',
+          Principal: '*',
+          Action: ['s3:PutObject'],
+          Resource: [`${bucketArn}/runs/*`, `${bucketArn}/history/*`],
+          Condition: { Null: { 's3:if-none-match': 'true' } },
+        },
         {
           Sid: 'DenyInsecureTransport',
           Effect: 'Deny',
