@@ -26,7 +26,10 @@ RUN npm ci --omit=dev --no-audit --no-fund \
  && npm cache clean --force
 
 FROM ${NODE_IMAGE}
-ENV NODE_ENV=production
+# The commit the image is built from (infra/image.ts passes it): its OCI label and what every manifest records.
+ARG GIT_COMMIT=unknown
+LABEL org.opencontainers.image.revision=${GIT_COMMIT}
+ENV NODE_ENV=production CODE_COMMIT=${GIT_COMMIT}
 WORKDIR /app
 COPY package.json ./
 COPY --from=deps /app/node_modules ./node_modules

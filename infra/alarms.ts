@@ -1,19 +1,28 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { METRICS_NAMESPACE } from './worker-metrics.js';
 
-export interface DlqAlarmArgs {
+export interface FleetAlarmsArgs {
+  workQueueName: pulumi.Input<string>;
   dlqName: pulumi.Input<string>;
+  /** The oldest waiting upload older than this (seconds) is an alarm. */
+  oldestMessageSeconds: number;
   /** Subscribed by e-mail to the alarm topic when set. */
   email: string | undefined;
 }
 
-/** A CloudWatch alarm as soon as the DLQ holds anything, published to an SNS topic (e-mail optional). */
-export class DlqAlarm extends pulumi.ComponentResource {
+/**
+ * The alarms an operator acts on, all to one SNS topic (e-mail optional): the DLQ holds anything; an upload has
+ * waited too long (the near-real-time signal: workers down, stuck or too few); a worker logged an error.
+ */
+export class FleetAlarms extends pulumi.ComponentResource {
   readonly topic: aws.sns.Topic;
-  readonly alarm: aws.cloudwatch.MetricAlarm;
+  readonly dlq: aws.cloudwatch.MetricAlarm;
+  readonly oldestMessage: aws.cloudwatch.MetricAlarm;
+  readonly workerErrors: aws.cloudwatch.MetricAlarm;
 
-  constructor(name: string, args: DlqAlarmArgs, opts?: pulumi.ComponentResourceOptions) {
-    super('crypto-open-fleet:infra:DlqAlarm', name, {}, opts);
+  constructor(name: string, args: FleetAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('crypto-open-fleet:infra:FleetAlarms', name, {}, opts);
     const parent = { parent: this };
 
     // Not KMS-encrypted: CloudWatch cannot publish to a topic under the AWS-managed SNS key.
@@ -21,8 +30,9 @@ export class DlqAlarm extends pulumi.ComponentResource {
     if (args.email) {
       new aws.sns.TopicSubscription(`${name}-email`, { topic: this.topic.arn, protocol: 'email', endpoint: args.email }, parent);
     }
+    const actions = { alarmActions: [this.topic.arn], okActions: [this.topic.arn] };
 
-    this.alarm = new aws.cloudwatch.MetricAlarm(
+    this.dlq = new aws.cloudwatch.MetricAlarm(
       `${name}-dlq-not-empty`,
       {
         alarmDescription: 'The dead-letter queue holds messages: list them with `npm run dlq -- --target aws`.',
@@ -35,8 +45,43 @@ export class DlqAlarm extends pulumi.ComponentResource {
         comparisonOperator: 'GreaterThanOrEqualToThreshold',
         threshold: 1,
         treatMissingData: 'notBreaching',
-        alarmActions: [this.topic.arn],
-        okActions: [this.topic.arn],
+        ...actions,
+      },
+      parent,
+    );
+
+    this.oldestMessage = new aws.cloudwatch.MetricAlarm(
+      `${name}-oldest-upload`,
+      {
+        alarmDescription: `An upload has waited more than ${args.oldestMessageSeconds} s for a worker: check the service's running tasks and the worker logs.`,
+        namespace: 'AWS/SQS',
+        metricName: 'ApproximateAgeOfOldestMessage',
+        dimensions: { QueueName: args.workQueueName },
+        statistic: 'Maximum',
+        period: 60,
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        comparisonOperator: 'GreaterThanThreshold',
+        threshold: args.oldestMessageSeconds,
+        treatMissingData: 'notBreaching',
+        ...actions,
+      },
+      parent,
+    );
+
+    this.workerErrors = new aws.cloudwatch.MetricAlarm(
+      `${name}-worker-errors`,
+      {
+        alarmDescription: 'A worker logged an error (an unexpected failure, with its stack): see the worker log group.',
+        namespace: METRICS_NAMESPACE,
+        metricName: 'WorkerErrors',
+        statistic: 'Sum',
+        period: 300,
+        evaluationPeriods: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+        threshold: 1,
+        treatMissingData: 'notBreaching',
+        ...actions,
       },
       parent,
     );

@@ -84,14 +84,15 @@ export class WorkerAutoscaling extends pulumi.ComponentResource {
       parent,
     );
 
-    // +1 rather than an exact count: repeated firings while a task starts only add a task, never remove busy ones.
+    // An exact count of 1: the alarm re-fires every minute while it stays in ALARM, and a +1 step would add a task
+    // each time while the first one starts. The rule only acts while the service wants no task.
     this.wakePolicy = new aws.appautoscaling.Policy(
       `${name}-wake`,
       {
         ...scalable,
         policyType: 'StepScaling',
         stepScalingPolicyConfiguration: {
-          adjustmentType: 'ChangeInCapacity',
+          adjustmentType: 'ExactCapacity',
           cooldown: PERIOD_SECONDS,
           metricAggregationType: 'Maximum',
           stepAdjustments: [{ metricIntervalLowerBound: '0', scalingAdjustment: 1 }],

@@ -2,7 +2,10 @@ import { QUEUE_DEFAULTS } from '../shared/worker-env.js';
 
 /** The stack's settings, parsed once from the project's Pulumi config (`pulumi config set <key> <value>`). */
 export interface InfraConfig {
-  /** Tasks kept running when idle; 0 trades about a minute of task start per wake-up for near-zero idle cost. */
+  /**
+   * Tasks kept running when idle. 2 (the default) keeps one in each Availability Zone; 1 halves the idle cost and
+   * loses a zone's outage; 0 trades minutes of wake-up latency for near-zero idle cost.
+   */
   minWorkers: number;
   maxWorkers: number;
   /** Deliveries of one message before SQS moves it to the DLQ. */
@@ -17,10 +20,12 @@ export interface InfraConfig {
   logRetentionDays: number;
   /** Lets `pulumi destroy` delete a bucket and a repository that still hold objects or images. */
   forceDestroy: boolean;
+  /** The oldest message of the work queue waiting longer than this raises an alarm (the near-real-time signal). */
+  oldestMessageAlarmSeconds: number;
 }
 
 export const CONFIG_DEFAULTS = {
-  minWorkers: 1,
+  minWorkers: 2,
   maxWorkers: 4,
   maxReceiveCount: QUEUE_DEFAULTS.maxReceiveCount,
   workerCpu: 512,
@@ -28,6 +33,7 @@ export const CONFIG_DEFAULTS = {
   backlogPerWorker: 5,
   logRetentionDays: 30,
   forceDestroy: false,
+  oldestMessageAlarmSeconds: 300,
 } as const satisfies Omit<InfraConfig, 'alarmEmail'>;
 
 /** What the parser reads: `pulumi.Config` in the program, a plain map in tests. */
@@ -110,5 +116,7 @@ export function parseInfraConfig(source: ConfigSource): InfraConfig {
     throw new InfraConfigError('alarmEmail', `expected an e-mail address, got ${JSON.stringify(alarmEmail)}`);
   }
 
-  return { minWorkers, maxWorkers, maxReceiveCount, workerCpu, workerMemory, backlogPerWorker, alarmEmail, logRetentionDays, forceDestroy };
+  const oldestMessageAlarmSeconds = int('oldestMessageAlarmSeconds', 60, 14 * 24 * 3600);
+
+  return { minWorkers, maxWorkers, maxReceiveCount, workerCpu, workerMemory, backlogPerWorker, alarmEmail, logRetentionDays, forceDestroy, oldestMessageAlarmSeconds };
 }

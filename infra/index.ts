@@ -2,6 +2,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as pulumi from '@pulumi/pulumi';
 import { parseInfraConfig } from './config.js';
+import { sourceRevision } from './provenance.js';
 import { createStack } from './stack.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -11,4 +12,5 @@ export default createStack({
   config: parseInfraConfig(new pulumi.Config()),
   // Relative, so the image's recorded build inputs do not differ between machines.
   imageContext: path.relative(process.cwd(), repoRoot) || '.',
+  revision: sourceRevision(repoRoot),
 });

@@ -4,6 +4,7 @@ import * as pulumi from '@pulumi/pulumi';
 export interface NetworkArgs {
   /** Availability Zones for the subnets, at least two. */
   availabilityZones: pulumi.Input<string[]>;
+  region: pulumi.Input<string>;
 }
 
 const VPC_CIDR = '10.40.0.0/16';
@@ -21,6 +22,7 @@ export class Network extends pulumi.ComponentResource {
   readonly securityGroup: aws.ec2.SecurityGroup;
   /** The subnets' routes out: tasks need them from start to stop. */
   readonly routeAssociations: aws.ec2.RouteTableAssociation[] = [];
+  readonly s3Endpoint: aws.ec2.VpcEndpoint;
 
   constructor(name: string, args: NetworkArgs, opts?: pulumi.ComponentResourceOptions) {
     super('crypto-open-fleet:infra:Network', name, {}, opts);
@@ -48,6 +50,13 @@ export class Network extends pulumi.ComponentResource {
       return subnet;
     });
 
+    // A gateway endpoint (free): worker traffic to S3 stays in the AWS network and pays no data processing.
+    this.s3Endpoint = new aws.ec2.VpcEndpoint(
+      `${name}-s3`,
+      { vpcId: this.vpc.id, vpcEndpointType: 'Gateway', serviceName: pulumi.interpolate`com.amazonaws.${args.region}.s3`, routeTableIds: [routes.id] },
+      parent,
+    );
+
     // Only HTTPS out: every service the worker talks to is an AWS HTTPS endpoint. DNS and the ECS agent endpoint
     // are not filtered by security groups.
     this.securityGroup = new aws.ec2.SecurityGroup(
@@ -61,6 +70,6 @@ export class Network extends pulumi.ComponentResource {
       parent,
     );
 
-    this.registerOutputs({ vpcId: this.vpc.id });
+    this.registerOutputs({ vpcId: this.vpc.id, s3EndpointId: this.s3Endpoint.id });
   }
 }

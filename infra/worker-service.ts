@@ -13,6 +13,8 @@ export interface WorkerServiceArgs {
   maxReceiveCount: number;
   logRetentionDays: number;
   imageRef: pulumi.Input<string>;
+  /** The git commit the image holds (recorded in every manifest). */
+  codeCommit: string;
   repositoryArn: pulumi.Input<string>;
   region: pulumi.Input<string>;
   accountId: pulumi.Input<string>;
@@ -64,6 +66,7 @@ export class WorkerService extends pulumi.ComponentResource {
       [WORKER_ENV.bucket]: args.bucketName,
       [WORKER_ENV.modelPointerKey]: MODEL_POINTER_KEY,
       [WORKER_ENV.codeVersion]: args.imageRef,
+      [WORKER_ENV.codeCommit]: args.codeCommit,
       [WORKER_ENV.heartbeatSeconds]: String(QUEUE_DEFAULTS.heartbeatSeconds),
       [WORKER_ENV.visibilityTimeoutSeconds]: String(QUEUE_DEFAULTS.visibilityTimeoutSeconds),
       [WORKER_ENV.waitTimeSeconds]: String(QUEUE_DEFAULTS.waitTimeSeconds),
@@ -114,6 +117,11 @@ export class WorkerService extends pulumi.ComponentResource {
         platformVersion: 'LATEST',
         networkConfiguration: { subnets: args.subnetIds, securityGroups: [args.securityGroupId], assignPublicIp: true },
         deploymentCircuitBreaker: { enable: true, rollback: true },
+        // `pulumi up` waits for the new tasks to run and stay up: a crash-looping image fails the deploy (and the
+        // circuit breaker rolls the service back) instead of reporting success.
+        waitForSteadyState: true,
+        // Two subnets in two Availability Zones: ECS spreads the tasks over them, and moves them back after a zone recovers.
+        availabilityZoneRebalancing: 'ENABLED',
         enableEcsManagedTags: true,
         propagateTags: 'SERVICE',
       },

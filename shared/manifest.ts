@@ -52,7 +52,11 @@ export interface RunManifest {
   model: { version: string; sources: { h5: string; scaler: string }; kerasVersion: string };
   /** The model version's feature config (the pickle's model_hypers) and the prediction mode. */
   features: { datCols: string[]; featCols: string[]; targetCol: string; seqLen: number; batchSize: number; mode: 'anchored' | 'integrated' };
-  code: { version: string };
+  /**
+   * The code that ran: the image reference (`<repository>:git-<commit>@sha256:<digest>` on AWS), its git commit and
+   * its digest (null where no image ran, as locally).
+   */
+  code: { version: string; commit: string; imageDigest: string | null };
   worker: { id: string; host: string; receiveCount: number; backend: string; engine: string };
   timings: Record<string, number>;
   startedAt: string;

@@ -10,6 +10,8 @@ export const WORKER_ENV = {
   modelPointerKey: 'MODEL_POINTER_KEY',
   /** Image tag or digest, or a git commit: recorded in every manifest. */
   codeVersion: 'CODE_VERSION',
+  /** The git commit the code was built from (the image's OCI revision label). */
+  codeCommit: 'CODE_COMMIT',
   /** Seconds; the visibility timeout is a few heartbeats long. */
   heartbeatSeconds: 'HEARTBEAT_SECONDS',
   visibilityTimeoutSeconds: 'VISIBILITY_TIMEOUT_SECONDS',
@@ -64,5 +66,8 @@ export const STACK_OUTPUT = {
   repositoryUrl: 'repository_url',
   imageRef: 'image_ref',
   teamPolicyArn: 'team_policy_arn',
+  operatorPolicyArn: 'operator_policy_arn',
+  dashboard: 'dashboard_name',
+  imageCommit: 'image_commit',
   alarmTopicArn: 'alarm_topic_arn',
 } as const;

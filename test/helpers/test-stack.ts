@@ -53,6 +53,8 @@ export async function startTestStack(opts: { visibilityTimeoutSeconds?: number; 
       [WORKER_ENV.maxReceiveCount]: String(stack.maxReceiveCount),
       [WORKER_ENV.stopBudgetSeconds]: '10',
       [WORKER_ENV.codeVersion]: 'test',
+      // Recorded as the worker when the suite records requests (test/e2e-setup.ts).
+      ...(process.env[WORKER_ENV.requestLog] ? { [WORKER_ENV.requestLog]: process.env[WORKER_ENV.requestLog]!, [WORKER_ENV.requestPrincipal]: 'worker' } : {}),
       ...overrides,
     }),
     close: async () => {

@@ -6,15 +6,16 @@ const source = (values: Record<string, string>) => ({ get: (key: string) => valu
 describe('infra config', () => {
   it('gives every key its default when the stack sets nothing', () => {
     expect(parseInfraConfig(source({}))).to.deep.equal({ ...CONFIG_DEFAULTS, alarmEmail: undefined });
-    expect(CONFIG_DEFAULTS).to.include({ minWorkers: 1, maxReceiveCount: 3, workerCpu: 512, workerMemory: 1024 });
+    // Two warm tasks by default: one per Availability Zone (high availability).
+    expect(CONFIG_DEFAULTS).to.include({ minWorkers: 2, maxReceiveCount: 3, workerCpu: 512, workerMemory: 1024, oldestMessageAlarmSeconds: 300 });
   });
 
   it('parses set values', () => {
     const config = parseInfraConfig(
-      source({ minWorkers: '0', maxWorkers: '10', maxReceiveCount: '5', workerCpu: '256', workerMemory: '512', backlogPerWorker: '2.5', alarmEmail: 'a@b.io', logRetentionDays: '14', forceDestroy: 'true' }),
+      source({ minWorkers: '0', maxWorkers: '10', maxReceiveCount: '5', workerCpu: '256', workerMemory: '512', backlogPerWorker: '2.5', alarmEmail: 'a@b.io', logRetentionDays: '14', forceDestroy: 'true', oldestMessageAlarmSeconds: '120' }),
     );
     expect(config).to.deep.equal({
-      minWorkers: 0, maxWorkers: 10, maxReceiveCount: 5, workerCpu: 256, workerMemory: 512, backlogPerWorker: 2.5, alarmEmail: 'a@b.io', logRetentionDays: 14, forceDestroy: true,
+      minWorkers: 0, maxWorkers: 10, maxReceiveCount: 5, workerCpu: 256, workerMemory: 512, backlogPerWorker: 2.5, alarmEmail: 'a@b.io', logRetentionDays: 14, forceDestroy: true, oldestMessageAlarmSeconds: 120,
     });
   });
 
@@ -28,6 +29,7 @@ describe('infra config', () => {
     [{ workerCpu: '512', workerMemory: '1536' }, 'workerMemory', /steps of 1024/],
     [{ backlogPerWorker: '0' }, 'backlogPerWorker', /> 0/],
     [{ logRetentionDays: '10' }, 'logRetentionDays', /accepts 1, 3, 5/],
+    [{ oldestMessageAlarmSeconds: '30' }, 'oldestMessageAlarmSeconds', /integer in \[60, /],
     [{ forceDestroy: 'yes' }, 'forceDestroy', /true or false/],
     [{ alarmEmail: 'ops' }, 'alarmEmail', /e-mail address/],
   ];

@@ -1,10 +1,15 @@
 import * as pulumi from '@pulumi/pulumi';
 import { expect } from 'chai';
 import { parseInfraConfig } from '../../infra/config.js';
+import { sourceRevision } from '../../infra/provenance.js';
 import { createStack, type StackOutputs } from '../../infra/stack.js';
+import { repoRoot } from '../helpers/paths.js';
 import { runMocked, resolveAll, type MockedRun, type Recorded } from './mocks.js';
 
 export const ALARM_EMAIL = 'ops@example.com';
+
+/** What the program reads of the repository it builds (the image's tag and label). */
+export const REVISION = sourceRevision(repoRoot);
 
 /** The real entry, `infra/index.ts`, with defaults except an alarm address. */
 export const PROGRAM_CONFIG = { alarmEmail: ALARM_EMAIL };
@@ -32,7 +37,7 @@ let changed: Promise<StackRun> | undefined;
 /** The same program path (config read from the stack config, then `createStack`) with CHANGED_CONFIG. */
 export function changedRun(): Promise<StackRun> {
   changed ??= programRun().then(() =>
-    runMocked(CHANGED_CONFIG, () => createStack({ config: parseInfraConfig(new pulumi.Config()), imageContext: '.' })).then(settle),
+    runMocked(CHANGED_CONFIG, () => createStack({ config: parseInfraConfig(new pulumi.Config()), imageContext: '.', revision: REVISION })).then(settle),
   );
   return changed;
 }

@@ -34,8 +34,8 @@ describe('infra: IAM', () => {
         }
       }
     }
-    // bucket, queue, team, task, execution policies and two trust policies.
-    expect(new Set(found.map((f) => f.where)).size).to.equal(7);
+    // bucket, queue, team, operator, task, execution policies and two trust policies.
+    expect(new Set(found.map((f) => f.where)).size).to.equal(8);
     for (const { where, statement } of found) {
       expect(statement, where).to.not.have.any.keys('NotAction', 'NotResource', 'NotPrincipal');
       const actions = asList(statement.Action);
@@ -110,7 +110,7 @@ describe('infra: IAM', () => {
   });
 
   it("gives the team's managed policy uploads to incoming/ and reads of predictions/ and runs/, and outputs its ARN", () => {
-    const team = single(run.resources, 'aws:iam/policy:Policy');
+    const team = single(run.resources, 'aws:iam/policy:Policy', '-team');
     expect(run.outputs.team_policy_arn).to.equal(team.state.arn);
     expect(grants(team.inputs.policy)).to.deep.equal({
       UploadInputs: { actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/*`] },
@@ -119,5 +119,17 @@ describe('infra: IAM', () => {
     });
     // A condition on s3:prefix would turn "not written yet" (404) into 403 for a GET, which carries no prefix.
     expect(statements(team.inputs.policy).find((s) => s.Sid === 'ListBucket')?.Condition).to.equal(undefined);
+  });
+
+  it("gives the operator's managed policy the model and DLQ commands' calls, and outputs its ARN", () => {
+    const operator = single(run.resources, 'aws:iam/policy:Policy', '-operator');
+    expect(run.outputs.operator_policy_arn).to.equal(operator.state.arn);
+    expect(grants(operator.inputs.policy)).to.deep.equal({
+      ListBucket: { actions: ['s3:ListBucket'], resources: [bucketArn] },
+      ReadModelsAndRuns: { actions: ['s3:GetObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/runs/*`, `${bucketArn}/status/*`] },
+      PublishModels: { actions: ['s3:PutObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/models/current.json`] },
+      InspectDlq: { actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], resources: [dlqArn] },
+      SendToWorkQueue: { actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resources: [workArn] },
+    });
   });
 });

@@ -17,6 +17,8 @@ export interface Recorded {
   inputs: Record<string, any>;
   /** The outputs the mocked provider answered (ARNs, URLs, names). */
   state: Record<string, any>;
+  /** The provider reference (`<urn>::<id>`) it was registered with; empty for the default provider. */
+  provider: string;
   /** URNs of every resource it depends on: through its inputs and through `dependsOn`. */
   dependencies: string[];
   ignoreChanges: string[];
@@ -83,6 +85,7 @@ interface RegisterRequest {
   getCustom(): boolean;
   getDependenciesList(): string[];
   getIgnorechangesList(): string[];
+  getProvider(): string;
 }
 interface MockMonitorLike {
   registerResource(req: RegisterRequest, callback: (err: unknown, res?: { getUrn(): string }) => void): Promise<void>;
@@ -122,6 +125,7 @@ export async function runMocked<T>(config: Record<string, string>, program: () =
           urn: res.getUrn(),
           custom: req.getCustom(),
           ...(answered.get(`${req.getType()}::${req.getName()}`) ?? { id: '', inputs: {}, state: {} }),
+          provider: req.getProvider(),
           dependencies: req.getDependenciesList(),
           ignoreChanges: req.getIgnorechangesList(),
         });

@@ -26,7 +26,8 @@ describe('infra: autoscaling, alarms and outputs', () => {
         serviceNamespace: 'ecs',
         scalableDimension: 'ecs:service:DesiredCount',
         resourceId: `service/${names.cluster}/${names.service}`,
-        minCapacity: 1,
+        // Two warm tasks by default, one per Availability Zone.
+        minCapacity: 2,
         maxCapacity: 4,
       });
     });
@@ -83,10 +84,10 @@ describe('infra: autoscaling, alarms and outputs', () => {
   });
 
   describe('wake from zero', () => {
-    it('adds a task when one message is visible while the service wants none (">= 1", so a single upload wakes it)', () => {
+    it('sets the count to exactly 1 when one message is visible while the service wants none (">= 1"; re-firing cannot overshoot)', () => {
       const wake = ofType(run.resources, POLICY).find((p) => p.inputs.policyType === 'StepScaling')!;
       expect(wake.inputs.stepScalingPolicyConfiguration).to.deep.include({
-        adjustmentType: 'ChangeInCapacity',
+        adjustmentType: 'ExactCapacity',
         stepAdjustments: [{ metricIntervalLowerBound: '0', scalingAdjustment: 1 }],
       });
 
@@ -130,7 +131,54 @@ describe('infra: autoscaling, alarms and outputs', () => {
       const subscription = single(run.resources, 'aws:sns/topicSubscription:TopicSubscription').inputs;
       expect(subscription).to.deep.equal({ topic: single(run.resources, 'aws:sns/topic:Topic').state.arn, protocol: 'email', endpoint: ALARM_EMAIL });
       expect(ofType(changed.resources, 'aws:sns/topicSubscription:TopicSubscription')).to.be.empty;
-      expect(ofType(changed.resources, ALARM)).to.have.lengthOf(2);
+      // The wake rule, the DLQ, the oldest upload and the worker errors.
+      expect(ofType(changed.resources, ALARM)).to.have.lengthOf(4);
+    });
+  });
+
+  describe('operations alarms, metrics and dashboard', () => {
+    it('alarms when the oldest upload waits longer than oldestMessageAlarmSeconds (default 300 s), to the topic', () => {
+      const topic = single(run.resources, 'aws:sns/topic:Topic').state.arn;
+      const alarm = single(run.resources, ALARM, '-oldest-upload').inputs;
+      expect(alarm).to.deep.include({
+        namespace: 'AWS/SQS',
+        metricName: 'ApproximateAgeOfOldestMessage',
+        dimensions: { QueueName: names.queue },
+        statistic: 'Maximum',
+        comparisonOperator: 'GreaterThanThreshold',
+        threshold: 300,
+        evaluationPeriods: 2,
+      });
+      expect(alarm.alarmActions).to.deep.equal([topic]);
+    });
+
+    it('alarms on any error a worker logs, counted from its log group by a metric filter', () => {
+      const alarm = single(run.resources, ALARM, '-worker-errors').inputs;
+      expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'WorkerErrors', statistic: 'Sum', threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup').state.name;
+      const filters = ofType(run.resources, 'aws:cloudwatch/logMetricFilter:LogMetricFilter');
+      expect(filters.map((f) => f.inputs.metricTransformation.name).sort()).to.deep.equal(['RunLatencyMs', 'RunsFailed', 'RunsSucceeded', 'WorkerErrors']);
+      for (const f of filters) expect(f.inputs.logGroupName, f.name).to.equal(logGroup);
+      const errors = filters.find((f) => f.inputs.metricTransformation.name === 'WorkerErrors')!;
+      expect(errors.inputs.pattern).to.equal('{ $.level = "error" }');
+      const latency = filters.find((f) => f.inputs.metricTransformation.name === 'RunLatencyMs')!;
+      expect(latency.inputs.metricTransformation).to.deep.include({ value: '$.eventToDoneMs', unit: 'Milliseconds' });
+    });
+
+    it('draws one dashboard of backlog, oldest upload, runs and failures, latency, tasks and the DLQ', () => {
+      const dashboard = single(run.resources, 'aws:cloudwatch/dashboard:Dashboard');
+      const body = JSON.parse(dashboard.inputs.dashboardBody) as { widgets: { properties: { title: string; metrics: unknown[][] } }[] };
+      expect(body.widgets.map((w) => w.properties.title)).to.deep.equal([
+        'Backlog (uploads waiting, in flight)',
+        'Oldest waiting upload (s)',
+        'Runs and failures',
+        'Upload -> predictions latency (ms)',
+        'Workers (running tasks)',
+        'Dead-letter queue',
+      ]);
+      const text = JSON.stringify(body);
+      for (const name of [names.queue, names.dlq, names.cluster, names.service, 'RunLatencyMs', 'WorkerErrors']) expect(text).to.contain(name);
+      expect(run.outputs.dashboard_name).to.equal(dashboard.inputs.dashboardName);
     });
   });
 

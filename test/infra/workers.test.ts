@@ -3,7 +3,10 @@ import { expect } from 'chai';
 import { MODEL_POINTER_KEY } from '../../shared/layout.js';
 import { QUEUE_DEFAULTS, WORKER_ENV } from '../../shared/worker-env.js';
 import { REGION, ZONES } from './mocks.js';
-import { changedRun, ofType, programRun, single, type StackRun } from './fixture.js';
+import fs from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../helpers/paths.js';
+import { changedRun, ofType, programRun, REVISION, single, type StackRun } from './fixture.js';
 
 interface ContainerDefinition {
   name: string;
@@ -31,7 +34,13 @@ describe('infra: worker image, task and service', () => {
       expect(repository.inputs.imageScanningConfiguration).to.deep.equal({ scanOnPush: true });
       const image = single(run.resources, 'docker-build:index:Image').inputs;
       expect(image).to.deep.include({ context: { location: '.' }, dockerfile: { location: './Dockerfile' }, platforms: ['linux/amd64'], push: true });
-      expect(image.tags).to.deep.equal([`${repository.state.repositoryUrl}:latest`]);
+      // Tagged with the commit it is built from, labelled with it, in a repository whose tags cannot move.
+      expect(image.tags).to.deep.equal([`${repository.state.repositoryUrl}:${REVISION.tag}`]);
+      expect(REVISION.tag).to.match(/^git-[0-9a-f]{40}(-dirty-[0-9a-f]{12})?$/);
+      expect(image.labels).to.deep.include({ 'org.opencontainers.image.revision': REVISION.commit });
+      expect(image.buildArgs).to.deep.equal({ GIT_COMMIT: REVISION.commit });
+      expect(repository.inputs.imageTagMutability).to.equal('IMMUTABLE');
+      expect(run.outputs.image_commit).to.equal(REVISION.commit);
       // The registry credentials are a secret: they never reach the state in clear.
       expect(image.registries[pulumi.runtime.specialSigKey]).to.equal(pulumi.runtime.specialSecretSig);
       expect(image.registries.value).to.have.lengthOf(1);
@@ -39,12 +48,20 @@ describe('infra: worker image, task and service', () => {
       expect(run.outputs.repository_url).to.equal(repository.state.repositoryUrl);
     });
 
-    it('keeps a bounded number of images in the repository', () => {
+    it('expires only untagged images, so the image every manifest names stays pullable', () => {
       const lifecycle = single(run.resources, 'aws:ecr/lifecyclePolicy:LifecyclePolicy').inputs;
       expect(lifecycle.repository).to.equal(single(run.resources, 'aws:ecr/repository:Repository').state.name);
-      const [rule] = JSON.parse(lifecycle.policy).rules;
-      expect(rule.selection).to.deep.include({ countType: 'imageCountMoreThan', countNumber: 10 });
-      expect(rule.action).to.deep.equal({ type: 'expire' });
+      const rules = JSON.parse(lifecycle.policy).rules;
+      expect(rules).to.have.length(1);
+      expect(rules[0].selection).to.deep.equal({ tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 7 });
+      expect(rules[0].action).to.deep.equal({ type: 'expire' });
+    });
+
+    it('passes the commit to the image build as the OCI revision label and the worker environment (Dockerfile)', () => {
+      const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
+      expect(dockerfile).to.match(/^ARG GIT_COMMIT=unknown$/m);
+      expect(dockerfile).to.match(/^LABEL org\.opencontainers\.image\.revision=\$\{GIT_COMMIT\}$/m);
+      expect(dockerfile).to.match(/^ENV .*CODE_COMMIT=\$\{GIT_COMMIT\}/m);
     });
   });
 
@@ -62,6 +79,7 @@ describe('infra: worker image, task and service', () => {
         [WORKER_ENV.bucket]: run.outputs.bucket_name,
         [WORKER_ENV.modelPointerKey]: MODEL_POINTER_KEY,
         [WORKER_ENV.codeVersion]: run.outputs.image_ref,
+        [WORKER_ENV.codeCommit]: REVISION.commit,
         [WORKER_ENV.heartbeatSeconds]: String(QUEUE_DEFAULTS.heartbeatSeconds),
         [WORKER_ENV.visibilityTimeoutSeconds]: String(work.visibilityTimeoutSeconds),
         [WORKER_ENV.waitTimeSeconds]: String(work.receiveWaitTimeSeconds),
@@ -112,9 +130,15 @@ describe('infra: worker image, task and service', () => {
         cluster: single(run.resources, 'aws:ecs/cluster:Cluster').state.arn,
         taskDefinition: single(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').state.arn,
         launchType: 'FARGATE',
-        desiredCount: 1,
+        desiredCount: 2,
       });
       expect(service.inputs.deploymentCircuitBreaker).to.deep.equal({ enable: true, rollback: true });
+      // A deploy waits for steady state: a crash-looping image fails `pulumi up` (and is rolled back).
+      expect(service.inputs.waitForSteadyState).to.equal(true);
+      expect(service.inputs.availabilityZoneRebalancing).to.equal('ENABLED');
+      const subnets = service.inputs.networkConfiguration.subnets as string[];
+      const zones = subnets.map((id) => ofType(run.resources, 'aws:ec2/subnet:Subnet').find((x) => x.id === id)!.inputs.availabilityZone);
+      expect(new Set(zones).size, 'subnets in two Availability Zones').to.equal(2);
       expect(service.inputs).to.not.have.property('loadBalancers');
       expect(service.ignoreChanges).to.deep.equal(['desiredCount']);
       expect(single((await changedRun()).resources, 'aws:ecs/service:Service').inputs.desiredCount).to.equal(0);
@@ -158,6 +182,24 @@ describe('infra: worker image, task and service', () => {
       expect(group.inputs.egress).to.deep.equal([{ description: 'HTTPS to AWS APIs', protocol: 'tcp', fromPort: 443, toPort: 443, cidrBlocks: ['0.0.0.0/0'] }]);
       expect(ofType(run.resources, 'aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule')).to.be.empty;
       expect(ofType(run.resources, 'aws:ec2/securityGroupRule:SecurityGroupRule')).to.be.empty;
+    });
+  });
+
+  describe('network and tags', () => {
+    it('keeps worker traffic to S3 in the VPC through a gateway endpoint on the subnets\' route table', () => {
+      const endpoint = single(run.resources, 'aws:ec2/vpcEndpoint:VpcEndpoint').inputs;
+      expect(endpoint).to.deep.include({ vpcEndpointType: 'Gateway', serviceName: `com.amazonaws.${REGION}.s3`, vpcId: single(run.resources, 'aws:ec2/vpc:Vpc').id });
+      expect(endpoint.routeTableIds).to.deep.equal([single(run.resources, 'aws:ec2/routeTable:RouteTable').id]);
+    });
+
+    it('puts cost allocation tags on every AWS resource, through one provider with default tags', () => {
+      const provider = single(run.resources, 'pulumi:providers:aws');
+      // A provider's object inputs reach the engine as JSON strings.
+      expect(JSON.parse(provider.inputs.defaultTags)).to.deep.equal({ tags: { project: 'crypto-open-fleet', stack: 'test', 'managed-by': 'pulumi' } });
+      const aws = run.resources.filter((r) => r.custom && r.type.startsWith('aws:'));
+      expect(aws.length).to.be.greaterThan(30);
+      const untagged = aws.filter((r) => !r.provider.startsWith(`${provider.urn}::`)).map((r) => `${r.type} ${r.name}`);
+      expect(untagged, 'AWS resources not on the tagging provider').to.deep.equal([]);
     });
   });
 });

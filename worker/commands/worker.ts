@@ -4,9 +4,10 @@ import { WORKER_ENV } from '../../shared/worker-env.js';
 import { createWorkerApp } from '../runtime/app.js';
 import { workerConfigFromEnv } from '../runtime/config.js';
 
+/** Outside an image (the local stack), the commit of the checkout the worker runs from. */
 function gitCommit(): string {
   try {
-    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
   } catch {
     return 'unknown';
   }
@@ -14,7 +15,8 @@ function gitCommit(): string {
 
 async function main(): Promise<void> {
   const env = { ...process.env };
-  env[WORKER_ENV.codeVersion] ||= gitCommit();
+  env[WORKER_ENV.codeCommit] ||= gitCommit();
+  env[WORKER_ENV.codeVersion] ||= `local@${env[WORKER_ENV.codeCommit]}`;
   const app = await createWorkerApp(workerConfigFromEnv(env));
   const shutdown = (signal: string) => {
     app.log.info('worker.stopping', { signal });

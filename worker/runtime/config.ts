@@ -13,7 +13,11 @@ export interface WorkerConfig {
   bucket: string;
   aws: AwsClientSettings;
   modelPointerKey: string;
+  /** The image reference on AWS (`repo:tag@sha256:...`), else what the process was started with. */
   codeVersion: string;
+  codeCommit: string;
+  /** `sha256:<digest>` from codeVersion, null when it names no image digest. */
+  imageDigest: string | null;
   heartbeatSeconds: number;
   visibilityTimeoutSeconds: number;
   waitTimeSeconds: number;
@@ -91,6 +95,8 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
     },
     modelPointerKey: env[WORKER_ENV.modelPointerKey] || MODEL_POINTER_KEY,
     codeVersion: env[WORKER_ENV.codeVersion] || 'unknown',
+    codeCommit: env[WORKER_ENV.codeCommit] || 'unknown',
+    imageDigest: /@(sha256:[0-9a-f]{64})$/.exec(env[WORKER_ENV.codeVersion] ?? '')?.[1] ?? null,
     heartbeatSeconds,
     visibilityTimeoutSeconds,
     waitTimeSeconds: positiveInt(env, WORKER_ENV.waitTimeSeconds, QUEUE_DEFAULTS.waitTimeSeconds),

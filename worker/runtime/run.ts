@@ -135,7 +135,7 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       symbols: result.symbols,
       model: { version: model.metadata.version, sources: { h5: model.metadata.sources.h5.sha256, scaler: model.metadata.sources.scaler.sha256 }, kerasVersion: model.metadata.keras.version },
       features: { ...model.metadata.features, mode: ctx.config.mode },
-      code: { version: ctx.config.codeVersion },
+      code: { version: ctx.config.codeVersion, commit: ctx.config.codeCommit, imageDigest: ctx.config.imageDigest },
       worker: { id: ctx.config.workerId, host: os.hostname(), receiveCount: ctx.receiveCount, backend: ctx.backend, engine: inference.name },
       timings: {
         modelMs: round(tModel - t0),

@@ -58,7 +58,7 @@ describe('worker on the embedded stack (real S3 and SQS protocols)', function ()
     expect(m.input).to.include({ bucket: fleet.stack.bucket, key, etag, sha256: sha256(TEST_CSV), bytes: TEST_CSV.length });
     expect(m.counts).to.deep.include({ rows: 240, symbols: 4, predicted: 3, skipped: 1, predictionRows: 180 });
     expect(m.model.version).to.equal(fleet.modelVersion);
-    expect(m.code.version).to.equal('test');
+    expect(m.code).to.deep.equal({ version: 'test', commit: 'unknown', imageDigest: null });
     expect(m.worker.receiveCount).to.equal(1);
     expect(m.symbols.find((s) => s.symbol === 'DOGE')).to.include({ status: 'skipped' });
 

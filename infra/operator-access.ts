@@ -1,0 +1,43 @@
+import * as aws from '@pulumi/aws';
+import * as pulumi from '@pulumi/pulumi';
+import { MODEL_POINTER_KEY, PREFIX } from '../shared/layout.js';
+import { policyJson } from './policy.js';
+
+export interface OperatorAccessArgs {
+  bucketArn: pulumi.Input<string>;
+  workQueueArn: pulumi.Input<string>;
+  dlqArn: pulumi.Input<string>;
+}
+
+/**
+ * The managed policy an operator attaches to their own AWS identity to run the operator commands against the stack:
+ * `npm run model` (list, publish, use), `npm run dlq` (list, redrive). The team's policy stays upload-and-read only.
+ * Every grant here is exercised by a command in the end-to-end tests and checked against this document (test/iam/).
+ */
+export class OperatorAccess extends pulumi.ComponentResource {
+  readonly policy: aws.iam.Policy;
+
+  constructor(name: string, args: OperatorAccessArgs, opts?: pulumi.ComponentResourceOptions) {
+    super('crypto-open-fleet:infra:OperatorAccess', name, {}, opts);
+    const objects = (prefix: string) => pulumi.interpolate`${args.bucketArn}/${prefix}*`;
+
+    this.policy = new aws.iam.Policy(
+      name,
+      {
+        description: 'Operate the prediction fleet: publish and switch model versions, inspect and redrive the DLQ',
+        policy: policyJson([
+          { Sid: 'ListBucket', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [args.bucketArn] },
+          { Sid: 'ReadModelsAndRuns', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models), objects(PREFIX.runs), objects(PREFIX.status)] },
+          // Publishing uploads a version's files; `use` (rollback) rewrites the pointer.
+          { Sid: 'PublishModels', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.models), pulumi.interpolate`${args.bucketArn}/${MODEL_POINTER_KEY}`] },
+          { Sid: 'InspectDlq', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: [args.dlqArn] },
+          // Redrive sends the DLQ's messages back to the work queue.
+          { Sid: 'SendToWorkQueue', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: [args.workQueueArn] },
+        ]),
+      },
+      { parent: this },
+    );
+
+    this.registerOutputs({ policyArn: this.policy.arn });
+  }
+}
