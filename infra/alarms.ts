@@ -13,13 +13,15 @@ export interface FleetAlarmsArgs {
 
 /**
  * The alarms an operator acts on, all to one SNS topic (e-mail optional): the DLQ holds anything; an upload has
- * waited too long (the near-real-time signal: workers down, stuck or too few); a worker logged an error.
+ * waited too long (the near-real-time signal: workers down, stuck or too few); a worker logged an error; a worker
+ * refused a model version that failed its check.
  */
 export class FleetAlarms extends pulumi.ComponentResource {
   readonly topic: aws.sns.Topic;
   readonly dlq: aws.cloudwatch.MetricAlarm;
   readonly oldestMessage: aws.cloudwatch.MetricAlarm;
   readonly workerErrors: aws.cloudwatch.MetricAlarm;
+  readonly modelCheck: aws.cloudwatch.MetricAlarm;
 
   constructor(name: string, args: FleetAlarmsArgs, opts?: pulumi.ComponentResourceOptions) {
     super('crypto-open-fleet:infra:FleetAlarms', name, {}, opts);
@@ -75,6 +77,23 @@ export class FleetAlarms extends pulumi.ComponentResource {
         alarmDescription: 'A worker logged an error (an unexpected failure, with its stack): see the worker log group.',
         namespace: METRICS_NAMESPACE,
         metricName: 'WorkerErrors',
+        statistic: 'Sum',
+        period: 300,
+        evaluationPeriods: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+        threshold: 1,
+        treatMissingData: 'notBreaching',
+        ...actions,
+      },
+      parent,
+    );
+
+    this.modelCheck = new aws.cloudwatch.MetricAlarm(
+      `${name}-model-check-failed`,
+      {
+        alarmDescription: 'A worker refused a model version: its check windows gave other numbers on the production backend. The workers keep serving the version they had; put a version that passes in service (`npm run model -- use`).',
+        namespace: METRICS_NAMESPACE,
+        metricName: 'ModelCheckFailed',
         statistic: 'Sum',
         period: 300,
         evaluationPeriods: 1,

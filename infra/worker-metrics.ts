@@ -14,6 +14,8 @@ export const WORKER_METRICS = {
   RunsFailed: { pattern: '{ $.event = "run.failed" }', value: '1', unit: 'Count' },
   /** Upload (S3 event time) to manifest written, per run. */
   RunLatencyMs: { pattern: '{ $.event = "run.succeeded" && $.eventToDoneMs = * }', value: '$.eventToDoneMs', unit: 'Milliseconds' },
+  /** A model version refused because its check windows gave other numbers on the worker's backend. */
+  ModelCheckFailed: { pattern: '{ $.event = "model.check-failed" }', value: '1', unit: 'Count' },
   /** Every error-level line: an unexpected failure, with its stack. */
   WorkerErrors: { pattern: '{ $.level = "error" }', value: '1', unit: 'Count' },
 } as const;

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { kerasInputShapes } from './keras-config.js';
 import { lazyLayersModel, parseKerasH5, type H5Weight } from './keras-h5.js';
 import { scalerSetFromPickle, scalersFromJson, scalersToJson } from './scalers.js';
+import { CHECK_FILE, computeModelCheck, modelCheckJson, parseModelCheck } from './self-check.js';
 import type { LoadedModel, ModelMetadata } from './types.js';
 
 /**
@@ -13,11 +14,12 @@ import type { LoadedModel, ModelMetadata } from './types.js';
  *   (Keras topology, weight names without the `:0` suffix, one weights file);
  * - `weights.bin`: float32 little-endian weights in manifest order;
  * - `scalers.json`: the per-symbol scalers and model_hypers (model/scalers.ts);
- * - `metadata.json`: ModelMetadata; its `version` is derived from the three files above.
+ * - `check.json`: check windows and the reference engine's outputs for them (model/self-check.ts);
+ * - `metadata.json`: ModelMetadata; its `version` is derived from the four files above.
  */
-export const MODEL_VERSION_FILES = ['model.json', 'weights.bin', 'scalers.json', 'metadata.json'] as const;
+export const MODEL_VERSION_FILES = ['model.json', 'weights.bin', 'scalers.json', 'check.json', 'metadata.json'] as const;
 /** The files whose bytes define the version id (metadata.json only describes them). */
-const HASHED_FILES = ['model.json', 'weights.bin', 'scalers.json'] as const;
+const HASHED_FILES = ['model.json', 'weights.bin', 'scalers.json', 'check.json'] as const;
 export const MODEL_FORMAT = 'tfjs-layers+scalers-json/1';
 const WEIGHTS_FILE = 'weights.bin';
 const IMPORTER = 'crypto-open-fleet model/import';
@@ -55,7 +57,7 @@ interface TfjsModelJson {
 
 const sha256 = (bytes: Uint8Array | string): string => createHash('sha256').update(bytes).digest('hex');
 
-/** The content-derived id of a version: a digest of the bytes of model.json, weights.bin and scalers.json. */
+/** The content-derived id of a version: a digest of the bytes of model.json, weights.bin, scalers.json and check.json. */
 export function versionIdOf(files: ModelVersionFiles): string {
   const h = createHash('sha256');
   for (const name of HASHED_FILES) h.update(`${name} ${sha256(files.get(name)!)}\n`);
@@ -90,7 +92,7 @@ export async function prepareModelVersion(h5File: string, scalerFile: string, op
   const dir = path.join(options.cacheDir, `sources-${sha256(JSON.stringify(sources)).slice(0, 32)}`);
   const cached = await readCachedVersion(dir, sources);
   if (cached) return cached;
-  const prepared = convertSources(h5Bytes, h5File, scalerBytes, scalerFile);
+  const prepared = await convertSources(h5Bytes, h5File, scalerBytes, scalerFile);
   try {
     // An entry that failed its checks is replaced; one written meanwhile by another run is left as it is.
     if (await fs.stat(path.join(dir, 'metadata.json')).then(() => true, () => false)) await fs.rm(dir, { recursive: true, force: true });
@@ -118,7 +120,7 @@ async function readCachedVersion(dir: string, sources: ModelMetadata['sources'])
   }
 }
 
-function convertSources(h5Bytes: Buffer, h5File: string, scalerBytes: Buffer, scalerFile: string): PreparedModelVersion {
+async function convertSources(h5Bytes: Buffer, h5File: string, scalerBytes: Buffer, scalerFile: string): Promise<PreparedModelVersion> {
   const h5 = parseKerasH5(h5Bytes, h5File);
   const scalers = scalerSetFromPickle(scalerBytes, scalerFile);
 
@@ -144,6 +146,7 @@ function convertSources(h5Bytes: Buffer, h5File: string, scalerBytes: Buffer, sc
     [WEIGHTS_FILE, Buffer.concat(chunks)],
     ['scalers.json', Buffer.from(scalersToJson(scalers))],
   ]);
+  await addModelCheck(files);
   const metadata: ModelMetadata = {
     version: versionIdOf(files),
     format: MODEL_FORMAT,
@@ -158,6 +161,19 @@ function convertSources(h5Bytes: Buffer, h5File: string, scalerBytes: Buffer, sc
   };
   files.set('metadata.json', Buffer.from(JSON.stringify(metadata, null, 2) + '\n'));
   return { files, metadata };
+}
+
+/**
+ * Adds `check.json` to a version's content (model.json, weights.bin, scalers.json): the reference engine's outputs
+ * on the check windows, on the active backend.
+ */
+export async function addModelCheck(content: Map<string, Buffer>): Promise<void> {
+  const modelJson = parseJson<TfjsModelJson>(content.get('model.json')!, 'model.json');
+  const layerWeights = layerWeightsOf(modelJson, content.get(WEIGHTS_FILE)!, 'model version');
+  const { class_name, config } = modelJson.modelTopology;
+  const scalers = scalersFromJson(content.get('scalers.json')!.toString('utf8'), 'scalers.json');
+  const check = await computeModelCheck({ modelConfig: { class_name, config }, layerWeights }, scalers.hypers.seqLen, scalers.hypers.featCols.length);
+  content.set(CHECK_FILE, modelCheckJson(check));
 }
 
 function parseJson<T>(bytes: Buffer, where: string): T {
@@ -215,7 +231,9 @@ export async function loadModelVersionFromFiles(files: ModelVersionFiles, source
   if (inputShapes.length !== 1 || JSON.stringify(inputShapes[0]) !== JSON.stringify(expected)) {
     throw new ModelStoreError(`${source}: the model's input shape is ${JSON.stringify(inputShapes[0])}, the scalers' model_hypers need ${JSON.stringify(expected)}`);
   }
-  return { metadata, scalers, keras, layers: lazyLayersModel(keras) };
+  const check = parseModelCheck(files.get(CHECK_FILE)!, `${source}/${CHECK_FILE}`);
+  if (check.seqLen !== scalers.hypers.seqLen || check.features !== scalers.hypers.featCols.length) throw new ModelStoreError(`${source}/${CHECK_FILE}: windows of [${check.seqLen}, ${check.features}] do not fit the model`);
+  return { metadata, scalers, keras, layers: lazyLayersModel(keras), check };
 }
 
 /** Reads the files of a version folder, in MODEL_VERSION_FILES order (e.g. to upload them). */

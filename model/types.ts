@@ -1,5 +1,6 @@
 import type * as tfl from '@tensorflow/tfjs-layers';
 import type { KerasModel } from './keras-h5.js';
+import type { ModelCheck } from './self-check.js';
 import type { VersionRecord } from './train/record.js';
 import type { WindowBatch } from './window-batch.js';
 
@@ -61,6 +62,8 @@ export interface LoadedModel {
   keras: KerasModel;
   /** The TensorFlow.js Keras-layers graph, which only the reference engine needs: built on first use. */
   layers: LazyLayersModel;
+  /** Check windows and the reference engine's outputs, run where the version is served (model/self-check.ts). */
+  check: ModelCheck;
 }
 
 /** A TensorFlow.js graph built on demand (building it loads @tensorflow/tfjs-layers and allocates its weights). */

@@ -58,6 +58,8 @@ export async function extendScalers(
       ['model.json', files.get('model.json')!],
       ['weights.bin', files.get('weights.bin')!],
       ['scalers.json', Buffer.from(scalersToJson(scalers))],
+      // The same network: the same check windows and outputs.
+      ['check.json', files.get('check.json')!],
     ]);
     const record: ScalerExtensionRecord = {
       kind: 'extend-scalers',

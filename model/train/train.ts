@@ -1,7 +1,7 @@
 import { initBackend } from '../backend.js';
 import { createFastEngine } from '../fast-inference.js';
 import type { KerasModel } from '../keras-h5.js';
-import type { PreparedModelVersion } from '../model-store.js';
+import { addModelCheck, type PreparedModelVersion } from '../model-store.js';
 import { tf } from '../tf-core.js';
 import { FEATURE_COLUMNS, N_FEATURES, type LoadedModel, type ModelHypers, type ScalerSet, type SymbolScalers } from '../types.js';
 import { KERAS_ADAM } from './adam.js';
@@ -194,6 +194,7 @@ export async function trainModel(histories: SymbolHistories, opts: TrainOptions 
   };
   const scalers: ScalerSet = { symbols: new Map<string, SymbolScalers>(set.symbols.map((s) => [s.symbol, s.scalers])), hypers };
   const content = versionContentFiles(keras, scalers, TRAINER);
+  await addModelCheck(content);
   const validation = await holdOutValidation(keras, set, opts.baseline);
   const record: TrainingRecord = {
     kind: 'train',

@@ -16,3 +16,14 @@ export function variantWithout(files: ModelVersionFiles, dropSymbol: string): Ma
   out.set('metadata.json', Buffer.from(`${JSON.stringify(next, null, 2)}\n`));
   return out;
 }
+
+/** The same version with one reference output of its check moved off by 0.01: valid files, a failing check. */
+export function withCorruptedCheck(files: ModelVersionFiles): Map<string, Buffer> {
+  const out = new Map(files);
+  const check = JSON.parse(files.get('check.json')!.toString('utf8')) as { expected: number[] };
+  check.expected[3]! += 0.01;
+  out.set('check.json', Buffer.from(`${JSON.stringify(check)}\n`));
+  const metadata = JSON.parse(files.get('metadata.json')!.toString('utf8')) as ModelMetadata;
+  out.set('metadata.json', Buffer.from(`${JSON.stringify({ ...metadata, version: versionIdOf(out) }, null, 2)}\n`));
+  return out;
+}

@@ -131,8 +131,8 @@ describe('infra: autoscaling, alarms and outputs', () => {
       const subscription = single(run.resources, 'aws:sns/topicSubscription:TopicSubscription').inputs;
       expect(subscription).to.deep.equal({ topic: single(run.resources, 'aws:sns/topic:Topic').state.arn, protocol: 'email', endpoint: ALARM_EMAIL });
       expect(ofType(changed.resources, 'aws:sns/topicSubscription:TopicSubscription')).to.be.empty;
-      // The wake rule, the DLQ, the oldest upload and the worker errors.
-      expect(ofType(changed.resources, ALARM)).to.have.lengthOf(4);
+      // The wake rule, the DLQ, the oldest upload, the worker errors and the model check.
+      expect(ofType(changed.resources, ALARM)).to.have.lengthOf(5);
     });
   });
 
@@ -157,12 +157,19 @@ describe('infra: autoscaling, alarms and outputs', () => {
       expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'WorkerErrors', statistic: 'Sum', threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold' });
       const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup').state.name;
       const filters = ofType(run.resources, 'aws:cloudwatch/logMetricFilter:LogMetricFilter');
-      expect(filters.map((f) => f.inputs.metricTransformation.name).sort()).to.deep.equal(['RunLatencyMs', 'RunsFailed', 'RunsSucceeded', 'WorkerErrors']);
+      expect(filters.map((f) => f.inputs.metricTransformation.name).sort()).to.deep.equal(['ModelCheckFailed', 'RunLatencyMs', 'RunsFailed', 'RunsSucceeded', 'WorkerErrors']);
       for (const f of filters) expect(f.inputs.logGroupName, f.name).to.equal(logGroup);
       const errors = filters.find((f) => f.inputs.metricTransformation.name === 'WorkerErrors')!;
       expect(errors.inputs.pattern).to.equal('{ $.level = "error" }');
       const latency = filters.find((f) => f.inputs.metricTransformation.name === 'RunLatencyMs')!;
       expect(latency.inputs.metricTransformation).to.deep.include({ value: '$.eventToDoneMs', unit: 'Milliseconds' });
+    });
+
+    it('alarms when a worker refuses a model version whose check fails on its backend', () => {
+      const alarm = single(run.resources, ALARM, '-model-check-failed').inputs;
+      expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'ModelCheckFailed', threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      const filter = ofType(run.resources, 'aws:cloudwatch/logMetricFilter:LogMetricFilter').find((f) => f.inputs.metricTransformation.name === 'ModelCheckFailed')!;
+      expect(filter.inputs.pattern).to.equal('{ $.event = "model.check-failed" }');
     });
 
     it('draws one dashboard of backlog, oldest upload, runs and failures, latency, tasks and the DLQ', () => {

@@ -1,5 +1,4 @@
-import type { ModelMetadata } from '../../model/types.js';
-import type { ModelVersionFiles } from '../../model/model-store.js';
+import { loadModelVersionFromFiles, type ModelVersionFiles } from '../../model/model-store.js';
 import { modelPrefix } from '../../shared/layout.js';
 import type { ModelPointer } from '../runtime/model-source.js';
 import type { BucketObjects } from '../runtime/s3-objects.js';
@@ -9,7 +8,8 @@ import type { BucketObjects } from '../runtime/s3-objects.js';
  * `metadata.json` last, then points `pointerKey` at it when `makeCurrent`.
  */
 export async function publishModelVersion(objects: BucketObjects, files: ModelVersionFiles, pointerKey: string, makeCurrent: boolean): Promise<ModelPointer> {
-  const metadata = JSON.parse(files.get('metadata.json')!.toString('utf8')) as ModelMetadata;
+  // Refuses anything a worker would refuse: missing files (check.json included), files that do not match the id.
+  const { metadata } = await loadModelVersionFromFiles(files, 'the version to publish');
   const pointer: ModelPointer = { version: metadata.version, prefix: modelPrefix(metadata.version) };
   const ordered = [...files.keys()].sort((a, b) => Number(a === 'metadata.json') - Number(b === 'metadata.json'));
   for (const name of ordered) {

@@ -1,5 +1,6 @@
 import { initBackend } from '../../model/backend.js';
 import { createInference } from '../../model/inference.js';
+import { ModelCheckFailedError, runModelCheck } from '../../model/self-check.js';
 import type { InferenceEngine, LoadedModel } from '../../model/types.js';
 import { makeS3Client, makeSqsClient } from './aws-clients.js';
 import type { WorkerConfig } from './config.js';
@@ -26,20 +27,34 @@ export async function createWorkerApp(config: WorkerConfig, log: Logger = create
   const backend = await initBackend(config.backend);
   const objects = new BucketObjects(s3, config.bucket);
   const engines = new WeakMap<LoadedModel, InferenceEngine>();
-  const models = new ModelSource(objects, config.modelPointerKey, (model) => {
-    engines.get(model)?.dispose();
-    model.layers.dispose();
-  });
   const inference = (model: LoadedModel): InferenceEngine => {
     let e = engines.get(model);
     if (!e) engines.set(model, (e = createInference(model, 'fast')));
     return e;
   };
+  const models = new ModelSource(objects, config.modelPointerKey, {
+    release: (model) => {
+      engines.get(model)?.dispose();
+      model.layers.dispose();
+    },
+    // The numbers this worker's backend and engine give must be the reference's before the version serves.
+    verify: async (model) => {
+      const result = await runModelCheck(model.check, inference(model));
+      if (!result.ok) throw new ModelCheckFailedError(model.metadata.version, result, backend.name);
+      log.info('model.check-passed', { model: model.metadata.version, backend: backend.name, windows: result.windows, maxAbsDiff: result.maxAbsDiff });
+    },
+    onRefused: (version, err, kept) => log.error('model.check-failed', { model: version, keptInService: kept, backend: backend.name, error: err }),
+  });
   try {
     const model = await models.current();
-    inference(model);
     log.info('worker.ready', { backend: backend.name, backendFallbacks: backend.fallbacks, model: model.metadata.version, codeVersion: config.codeVersion });
   } catch (err) {
+    // A version that fails its check here would fail every run: the worker does not start (its messages stay queued).
+    if (err instanceof ModelCheckFailedError) {
+      s3.destroy();
+      sqs.destroy();
+      throw err;
+    }
     log.warn('worker.ready', { backend: backend.name, model: null, note: 'no model yet: loaded on the first message', error: err });
   }
   const worker = new QueueWorker({

@@ -33,20 +33,37 @@ export async function readModelPointer(objects: BucketObjects, key: string, sign
   return { version: p.version, prefix: typeof p.prefix === 'string' ? p.prefix : modelPrefix(p.version) };
 }
 
+export interface ModelSourceOptions {
+  /** Frees a version that went out of service (its tensors, and whatever was built on it). */
+  release?: (model: LoadedModel) => void;
+  /** Proves a version before it serves (its check windows on this backend); throws to refuse it. */
+  verify?: (model: LoadedModel) => Promise<void>;
+  /** Told once per refused version, with why. */
+  onRefused?: (version: string, err: unknown, keptVersion: string | null) => void;
+}
+
 /**
  * The model in service, read from the bucket (`models/current.json` -> `models/<version>/...`).
- * Versions are loaded once per process and kept; the small pointer is re-read per run, so a rollback
- * (repointing `current.json`) takes effect on the next message without a restart.
+ * The small pointer is re-read per run, so a rollback (repointing `current.json`) takes effect on the next message
+ * without a restart. A new version is loaded once and verified before it replaces the one in service; a version that
+ * fails verification is refused (once, remembered) and the worker keeps serving the version it has, so a bad version
+ * cannot take the fleet down. With no version in service yet, the refusal is the caller's error.
  */
 export class ModelSource {
-  private readonly loaded = new Map<string, Promise<LoadedModel>>();
+  private serving: { version: string; model: LoadedModel } | undefined;
+  private loading: { version: string; model: Promise<LoadedModel> } | undefined;
+  private readonly refused = new Map<string, Error>();
 
-  /** `release` frees a version that went out of service (its tensors, and whatever was built on it). */
   constructor(
     private readonly objects: BucketObjects,
     private readonly pointerKey: string,
-    private readonly release: (model: LoadedModel) => void = (m) => m.layers.dispose(),
+    private readonly options: ModelSourceOptions = {},
   ) {}
+
+  /** The version this worker serves, if any. */
+  get inService(): string | null {
+    return this.serving?.version ?? null;
+  }
 
   async current(signal?: AbortSignal): Promise<LoadedModel> {
     let p: ModelPointer | undefined;
@@ -56,18 +73,41 @@ export class ModelSource {
       throw new ModelUnavailableError(`model pointer s3://${this.objects.bucket}/${this.pointerKey} unreadable: ${(err as Error).message}`, { cause: err });
     }
     if (!p) throw new ModelUnavailableError(`model pointer s3://${this.objects.bucket}/${this.pointerKey} unreadable: no such object`);
-    let model = this.loaded.get(p.version);
-    if (!model) {
-      model = this.load(p, signal);
-      this.loaded.set(p.version, model);
-      model.catch(() => this.loaded.delete(p.version));
-      // A worker runs one message at a time, so no run still uses the version being replaced.
-      await model;
-      for (const [version, old] of this.loaded) {
-        if (version === p.version) continue;
-        this.loaded.delete(version);
-        old.then(this.release, () => undefined);
+    if (this.serving?.version === p.version) return this.serving.model;
+    const refusal = this.refused.get(p.version);
+    if (refusal) {
+      if (this.serving) return this.serving.model;
+      throw refusal;
+    }
+    if (this.loading?.version !== p.version) this.loading = { version: p.version, model: this.loadVerified(p, signal) };
+    const loading = this.loading;
+    try {
+      const model = await loading.model;
+      if (this.serving?.version !== p.version) {
+        // A worker runs one message at a time, so no run still uses the version being replaced.
+        const old = this.serving;
+        this.serving = { version: p.version, model };
+        if (old) this.options.release?.(old.model);
       }
+      return model;
+    } catch (err) {
+      if (!this.refused.has(p.version)) throw err;
+      if (this.serving) return this.serving.model;
+      throw err;
+    } finally {
+      if (this.loading === loading) this.loading = undefined;
+    }
+  }
+
+  private async loadVerified(p: ModelPointer, signal?: AbortSignal): Promise<LoadedModel> {
+    const model = await this.load(p, signal);
+    try {
+      await this.options.verify?.(model);
+    } catch (err) {
+      this.options.release?.(model);
+      this.refused.set(p.version, err as Error);
+      this.options.onRefused?.(p.version, err, this.serving?.version ?? null);
+      throw err;
     }
     return model;
   }

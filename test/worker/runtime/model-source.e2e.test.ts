@@ -21,7 +21,7 @@ describe('model source: the version in service, switched on the next run (embedd
 
   it('loads a version once, swaps to the repointed one on the next call, and releases the one out of service', async () => {
     const released: string[] = [];
-    const source = new ModelSource(fleet.objects, MODEL_POINTER_KEY, (m: LoadedModel) => released.push(m.metadata.version));
+    const source = new ModelSource(fleet.objects, MODEL_POINTER_KEY, { release: (m: LoadedModel) => released.push(m.metadata.version) });
     const a = await source.current();
     expect(a.metadata.version).to.equal(fleet.modelVersion);
     expect(await source.current(), 'kept, not reloaded').to.equal(a);
@@ -39,6 +39,38 @@ describe('model source: the version in service, switched on the next run (embedd
     expect(c.metadata.version).to.equal(fleet.modelVersion);
     expect(c).to.not.equal(a);
     expect(released).to.deep.equal([fleet.modelVersion, other]);
+  });
+
+  it('refuses a version that fails verification: keeps serving the one it has, and tries the refused one only once', async () => {
+    const released: string[] = [];
+    const refused: [string, string | null][] = [];
+    let verifications = 0;
+    const source = new ModelSource(fleet.objects, MODEL_POINTER_KEY, {
+      release: (m) => released.push(m.metadata.version),
+      verify: async (m) => {
+        verifications++;
+        if (m.metadata.version === other) throw new Error('outputs differ from the reference');
+      },
+      onRefused: (version, _err, kept) => refused.push([version, kept]),
+    });
+    await fleet.objects.putJson(MODEL_POINTER_KEY, { version: fleet.modelVersion, prefix: `models/${fleet.modelVersion}/` });
+    const a = await source.current();
+    await fleet.objects.putJson(MODEL_POINTER_KEY, { version: other, prefix: `models/${other}/` });
+    expect(await source.current(), 'still the verified version').to.equal(a);
+    expect(await source.current()).to.equal(a);
+    expect(source.inService).to.equal(fleet.modelVersion);
+    expect(refused).to.deep.equal([[other, fleet.modelVersion]]);
+    expect(verifications, 'the refused version is not loaded again on every message').to.equal(2);
+    expect(released, 'the refused copy is freed, the served one kept').to.deep.equal([other]);
+
+    // With nothing in service, the refusal is the caller's error.
+    const fresh = new ModelSource(fleet.objects, MODEL_POINTER_KEY, { verify: async () => Promise.reject(new Error('bad backend')) });
+    try {
+      await fresh.current();
+      expect.fail('expected a refusal');
+    } catch (err) {
+      expect((err as Error).message).to.equal('bad backend');
+    }
   });
 
   it('says which pointer is missing, and loads nothing', async () => {
