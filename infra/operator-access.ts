@@ -11,7 +11,8 @@ export interface OperatorAccessArgs {
 
 /**
  * The managed policy an operator attaches to their own AWS identity to run the operator commands against the stack:
- * `npm run model` (list, publish, use), `npm run dlq` (list, redrive). The team's policy stays upload-and-read only.
+ * `npm run model` (list, publish, use), `npm run dlq` (list, redrive), `npm run smoke` (a run under incoming/_smoke/).
+ * The team's policy stays upload-and-read only.
  * Every grant here is exercised by a command in the end-to-end tests and checked against this document (test/iam/).
  */
 export class OperatorAccess extends pulumi.ComponentResource {
@@ -30,6 +31,9 @@ export class OperatorAccess extends pulumi.ComponentResource {
           { Sid: 'ReadModelsAndRuns', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models), objects(PREFIX.runs), objects(PREFIX.status)] },
           // Publishing uploads a version's files; `use` (rollback) rewrites the pointer.
           { Sid: 'PublishModels', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.models), pulumi.interpolate`${args.bucketArn}/${MODEL_POINTER_KEY}`] },
+          // The smoke test's own uploads and their predictions, nothing else of incoming/ and predictions/.
+          { Sid: 'SmokeTest', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(`${PREFIX.incoming}_smoke/`)] },
+          { Sid: 'ReadSmokePredictions', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(`${PREFIX.predictions}_smoke/`)] },
           { Sid: 'InspectDlq', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: [args.dlqArn] },
           // Redrive sends the DLQ's messages back to the work queue.
           { Sid: 'SendToWorkQueue', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: [args.workQueueArn] },

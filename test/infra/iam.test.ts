@@ -128,6 +128,8 @@ describe('infra: IAM', () => {
       ListBucket: { actions: ['s3:ListBucket'], resources: [bucketArn] },
       ReadModelsAndRuns: { actions: ['s3:GetObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/runs/*`, `${bucketArn}/status/*`] },
       PublishModels: { actions: ['s3:PutObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/models/current.json`] },
+      SmokeTest: { actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/_smoke/*`] },
+      ReadSmokePredictions: { actions: ['s3:GetObject'], resources: [`${bucketArn}/predictions/_smoke/*`] },
       InspectDlq: { actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], resources: [dlqArn] },
       SendToWorkQueue: { actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resources: [workArn] },
     });

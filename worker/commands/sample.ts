@@ -2,7 +2,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runIfEntry, type CommandIo } from '../cli/entry.js';
-import { generateSample, SAMPLE_SYMBOLS, writeSampleCsv } from '../local/sample.js';
+import { generateSample, SAMPLE_SYMBOLS, writeSampleCsv } from '../ops/sample.js';
 
 const USAGE = `usage: npm run sample -- --out <csv> [--symbols BTC,LTC,XRP] [--days 60] [--seed 1] [--start 2018-01-25]
   symbols with a profile: ${Object.keys(SAMPLE_SYMBOLS).join(', ')} (the model knows BTC, LTC, XRP)`;

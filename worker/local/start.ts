@@ -8,7 +8,7 @@ import { localStackEnv } from './constants.js';
 import { startWorkerProcesses, type Fleet } from './fleet.js';
 import { ensureModelInBucket, type SeededModel } from './model-seed.js';
 import { copyRunFiles, summarize, uploadCsv, waitForRun } from './once.js';
-import { generateSample, writeSampleCsv } from './sample.js';
+import { generateSample, writeSampleCsv } from '../ops/sample.js';
 import { REPO_ROOT, startLocalStack, type LocalStack } from './stack.js';
 
 /** `npm start`: the embedded stack, a model in service, and N worker processes. */

@@ -57,6 +57,23 @@ export async function listDlq(sqs: SQSClient, dlqUrl: string, opts: PeekOptions 
   return held.map((h) => h.entry);
 }
 
+/** Deletes the DLQ messages `match` selects (their entries are returned) and makes the others visible again. */
+export async function deleteDlqMessages(sqs: SQSClient, dlqUrl: string, match: (entry: DlqEntry) => boolean, opts: PeekOptions = {}): Promise<DlqEntry[]> {
+  const held = await hold(sqs, dlqUrl, opts);
+  const deleted: DlqEntry[] = [];
+  const kept: Message[] = [];
+  for (const h of held) {
+    if (!match(h.entry)) {
+      kept.push(h.message);
+      continue;
+    }
+    await sqs.send(new DeleteMessageCommand({ QueueUrl: dlqUrl, ReceiptHandle: h.message.ReceiptHandle! }));
+    deleted.push(h.entry);
+  }
+  await release(sqs, dlqUrl, kept);
+  return deleted;
+}
+
 export interface RedriveResult {
   moved: number;
   failed: { messageId: string; error: string }[];

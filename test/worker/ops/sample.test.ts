@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { readInputCsv } from '../../../model/csv-input.js';
-import { generateSample, SAMPLE_HEADER, writeSampleCsv } from '../../../worker/local/sample.js';
+import { generateSample, SAMPLE_HEADER, writeSampleCsv } from '../../../worker/ops/sample.js';
 import { parseCsvText } from '../../helpers/csv.js';
 
 describe('sample generator (npm run sample)', () => {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { finished } from 'node:stream/promises';
-import { format } from 'fast-csv';
+import { format, writeToString } from 'fast-csv';
 
 /**
  * Synthetic daily OHLC rows in the team's layout, for a first run on a fresh clone without any data file.
@@ -69,6 +69,11 @@ export function generateSample(opts: SampleOptions): SampleRow[] {
     }
   }
   return rows;
+}
+
+/** The rows as CSV text in the team's layout. */
+export function sampleCsvText(rows: SampleRow[]): Promise<string> {
+  return writeToString(rows, { headers: [...SAMPLE_HEADER], includeEndRowDelimiter: true });
 }
 
 export async function writeSampleCsv(rows: SampleRow[], file: string): Promise<void> {
