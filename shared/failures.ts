@@ -9,6 +9,8 @@ export type Disposition = 'dead-letter' | 'settle' | 'retry';
 export const FAILURE_DISPOSITION = {
   /** The uploaded file cannot be predicted: not a CSV, a required column missing, nothing to predict, over a limit. */
   'invalid-input': 'dead-letter',
+  /** The upload's key cannot name its outputs safely: `.`/`..` or empty segments, control characters, too long. */
+  'invalid-key': 'dead-letter',
   /** The model version in service cannot be loaded or used: its files are corrupt or of an unsupported shape. */
   'invalid-model': 'dead-letter',
   /** The announced object was deleted before it was read. */

@@ -51,6 +51,37 @@ export function forecastKey(incomingKey: string): string {
   return `${PREFIX.predictions}${incomingPath(incomingKey)}_forecast.csv`;
 }
 
+/** S3's limit on a key, in UTF-8 bytes. */
+export const MAX_KEY_BYTES = 1024;
+/**
+ * The longest path segment (between slashes) of an upload's key or of the keys derived from it, in UTF-8 bytes. Not an
+ * S3 limit: the embedded stack keeps objects as files, and file names stop at 255 bytes with its suffixes. One limit on
+ * both stacks, so that a key refused on one is refused on the other.
+ */
+export const MAX_KEY_SEGMENT_BYTES = 200;
+
+const utf8Length = (s: string): number => new TextEncoder().encode(s).length;
+
+/**
+ * Why an upload's key cannot be processed, or undefined when it can: an empty, `.` or `..` segment (it could name an
+ * object outside `incoming/` once resolved), a control character, or derived output keys over the limits.
+ */
+export function uploadKeyProblem(key: string): string | undefined {
+  if (!isIncomingCsv(key)) return `not an upload key (expected ${PREFIX.incoming}<path>${INPUT_SUFFIX})`;
+  const segments = key.split('/');
+  const bad = segments.findIndex((s) => s === '' || s === '.' || s === '..');
+  if (bad >= 0) return `segment ${bad + 1} of the key is ${segments[bad] === '' ? 'empty' : `"${segments[bad]}"`}: keys with empty, "." or ".." segments are refused`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u001f\u007f]/.test(key)) return 'the key holds a control character';
+  for (const derived of [predictionsKey(key), forecastKey(key)]) {
+    const bytes = utf8Length(derived);
+    if (bytes > MAX_KEY_BYTES) return `the derived key ${derived.slice(0, 40)}... would be ${bytes} bytes, over S3's ${MAX_KEY_BYTES}`;
+    const long = derived.split('/').find((s) => utf8Length(s) > MAX_KEY_SEGMENT_BYTES);
+    if (long) return `a segment of the derived key ${PREFIX.predictions}... is ${utf8Length(long)} bytes, over the ${MAX_KEY_SEGMENT_BYTES}-byte limit per segment`;
+  }
+  return undefined;
+}
+
 export function runPrefix(runId: string): string {
   return `${PREFIX.runs}${runId}/`;
 }

@@ -8,6 +8,7 @@ import {
   type MessageSystemAttributeName,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
+import { escapePrintable } from '../../shared/escape.js';
 import { BadMessageError, parseQueueMessage, type QueueMessage } from '../../shared/s3-event.js';
 
 /**
@@ -205,7 +206,8 @@ function isoOf(millis: string | undefined): string | null {
 /** A fixed-width table for a terminal; `--json` gives every field. */
 export function formatDlqTable(entries: DlqEntry[]): string {
   if (entries.length === 0) return 'DLQ is empty';
-  const rows = entries.map((e) => [e.key ?? '(unknown)', e.origin, String(e.receiveCount), e.firstReceivedAt ?? '-', truncate(e.reason, 70)]);
+  // Keys and reasons come from uploads and message bodies: escaped, so no byte reaches the terminal raw.
+  const rows = entries.map((e) => [escapePrintable(e.key ?? '(unknown)'), e.origin, String(e.receiveCount), e.firstReceivedAt ?? '-', truncate(escapePrintable(e.reason), 70)]);
   const header = ['KEY', 'ORIGIN', 'RECEIVES', 'FIRST RECEIVED', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');

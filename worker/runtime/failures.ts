@@ -1,5 +1,11 @@
 import { PermanentFailure } from '../../shared/failures.js';
 
+/** The upload's key is refused before anything is read or written (shared/layout.ts uploadKeyProblem). */
+export class InvalidKeyError extends PermanentFailure {
+  override readonly name = 'InvalidKeyError';
+  readonly kind = 'invalid-key';
+}
+
 /** The upload was deleted between its event and the read. */
 export class SourceMissingError extends PermanentFailure {
   override readonly name = 'SourceMissingError';

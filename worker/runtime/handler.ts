@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import { escapePrintable } from '../../shared/escape.js';
 import { PermanentFailure } from '../../shared/failures.js';
 import { isIncomingCsv } from '../../shared/layout.js';
 import { BadMessageError, parseQueueMessage } from '../../shared/s3-event.js';
@@ -28,8 +29,9 @@ async function deadLetter(deps: HandlerDeps, m: Message, reason: string, signal?
       QueueUrl: deps.config.dlqUrl,
       MessageBody: m.Body ?? '',
       MessageAttributes: {
-        reason: { DataType: 'String', StringValue: reason.slice(0, 1000) },
-        sourceMessageId: { DataType: 'String', StringValue: m.MessageId ?? 'unknown' },
+        // Printable ASCII only: SQS refuses most control characters, and `npm run dlq` prints this to a terminal.
+        reason: { DataType: 'String', StringValue: escapePrintable(reason).slice(0, 1000) },
+        sourceMessageId: { DataType: 'String', StringValue: escapePrintable(m.MessageId ?? 'unknown') },
         failedAt: { DataType: 'String', StringValue: new Date().toISOString() },
       },
     }),

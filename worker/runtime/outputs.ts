@@ -23,7 +23,8 @@ export async function publishPredictions(
   signal?: AbortSignal,
 ): Promise<Publication> {
   const input = await objects.head(r.key, signal);
-  const stillLatest = input !== null && (source.versionId ? input.versionId === source.versionId : input.etag === source.etag);
+  if (input === null) return { published: null, reason: 'the input was deleted during the run: predictions/ are left as they are' };
+  const stillLatest = source.versionId ? input.versionId === source.versionId : input.etag === source.etag;
   if (!stillLatest) return { published: null, reason: 'a newer upload of this key exists; its run owns predictions/' };
   const current = await objects.head(predictionsKey(r.key), signal);
   const theirs = current?.metadata[SEQUENCER];

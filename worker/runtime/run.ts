@@ -5,11 +5,12 @@ import { predictCsv } from '../../model/engine.js';
 import { forecastCsv, predictionsCsv } from '../../model/output-csv.js';
 import type { InferenceEngine, LoadedModel } from '../../model/types.js';
 import { FAILURE_DISPOSITION, PermanentFailure } from '../../shared/failures.js';
-import { runKey, uploadStatusKey } from '../../shared/layout.js';
+import { runKey, uploadKeyProblem, uploadStatusKey } from '../../shared/layout.js';
+import { quoteForMessage } from '../../shared/escape.js';
 import { runIdOf, type RunError, type RunInput, type RunManifest, type UploadStatus } from '../../shared/manifest.js';
 import type { ObjectCreated } from '../../shared/s3-event.js';
 import type { WorkerConfig } from './config.js';
-import { isNotFound, isPreconditionFailed, SourceChangedError, SourceMissingError } from './failures.js';
+import { InvalidKeyError, isNotFound, isPreconditionFailed, SourceChangedError, SourceMissingError } from './failures.js';
 import { publishPredictions } from './outputs.js';
 import type { Logger } from './log.js';
 import type { ModelSource } from './model-source.js';
@@ -106,6 +107,8 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
   }
   const baseInput = { bucket: r.bucket, key: r.key, versionId: r.versionId, etag: r.eTag };
   try {
+    const keyProblem = uploadKeyProblem(r.key);
+    if (keyProblem) throw new InvalidKeyError(`invalid key ${quoteForMessage(r.key, 120)}: ${keyProblem}`);
     const model = await ctx.models.current(ctx.signal);
     const inference = ctx.inference(model);
     const tModel = performance.now();

@@ -36,6 +36,11 @@ const CASES: Record<FailureKind, Case> = {
     cause: async (s, key) => void (await upload(s, key, 'symbol,date,open,high,low,close\nBTC,2018-01-01,1,2,0.5,1\n')),
     reason: /invalid input: header: required column 'market' missing/,
   },
+  'invalid-key': {
+    // A forged event: S3 never sends such a key, but nothing outside incoming/ may be read or written for it.
+    cause: (s) => send(s, event(s, 'incoming/failures/invalid-key/../../predictions/x.csv', '0123456789abcdef0123456789abcdef')).then(() => undefined),
+    reason: /invalid key "incoming\/failures\/invalid-key\/\.\.\/\.\.\/predictions\/x\.csv": segment 4 of the key is "\.\."/,
+  },
   'invalid-model': {
     pointerKey: 'models/broken.json',
     cause: async (s, key) => void (await upload(s, key, TEST_CSV)),

@@ -1,3 +1,4 @@
+import { DeleteObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { predictionsKey } from '../../../shared/layout.js';
 import { compareSequencers, type ObjectCreated } from '../../../shared/s3-event.js';
@@ -39,6 +40,15 @@ describe('publishing predictions/ (embedded S3)', () => {
     await upload(fleet, key, 'second\n');
     const p = await publishPredictions(fleet.objects, record(key, first, '0000000000000000A0'), { etag: first, versionId: null }, 'run-first', { preds: 'x\n', forecast: 'f\n' });
     expect(p).to.deep.equal({ published: null, reason: 'a newer upload of this key exists; its run owns predictions/' });
+    expect(await fleet.objects.exists(predictionsKey(key))).to.equal(false);
+  });
+
+  it('says the input was deleted when it was, and publishes nothing', async () => {
+    const key = 'incoming/deleted.csv';
+    const etag = await upload(fleet, key, 'gone soon\n');
+    await fleet.s3.send(new DeleteObjectCommand({ Bucket: fleet.stack.bucket, Key: key }));
+    const p = await publishPredictions(fleet.objects, record(key, etag, '0000000000000000A0'), { etag, versionId: null }, 'run-deleted', { preds: 'x\n', forecast: 'f\n' });
+    expect(p).to.deep.equal({ published: null, reason: 'the input was deleted during the run: predictions/ are left as they are' });
     expect(await fleet.objects.exists(predictionsKey(key))).to.equal(false);
   });
 });
