@@ -26,6 +26,8 @@ export const WORKER_ENV = {
   /** `anchored` (default) or `integrated`. */
   predictionMode: 'PREDICTION_MODE',
   workerId: 'WORKER_ID',
+  /** The largest upload a worker reads, in bytes; a larger one is refused as invalid input, naming the limit. */
+  maxUploadBytes: 'MAX_UPLOAD_BYTES',
   /** `tensorflow`, `wasm` or `cpu`: forces one TF.js backend (default: the fastest that starts). */
   tfjsBackend: 'TFJS_BACKEND',
   /** Endpoints of S3-compatible services (the SDK's own variable names); unset on AWS. */
@@ -41,10 +43,16 @@ export const WORKER_ENV = {
 
 /** Defaults shared by the queue definition (infra) and the consumer (worker). */
 export const QUEUE_DEFAULTS = {
-  heartbeatSeconds: 20,
-  visibilityTimeoutSeconds: 90,
+  /**
+   * A crashed worker's message is visible again at most visibilityTimeoutSeconds after its last heartbeat: another
+   * worker resumes the run within about 30 s. Heartbeats every 10 s keep a live run's message (and its claim) held.
+   */
+  heartbeatSeconds: 10,
+  visibilityTimeoutSeconds: 30,
   waitTimeSeconds: 20,
   maxReceiveCount: 3,
+  /** 2 GiB: far above a daily upload of 10,000 symbols (about 1 MB); larger files are backfills to split. */
+  maxUploadBytes: 2 * 1024 ** 3,
   /** The ECS task definition's stopTimeout: SIGKILL this long after SIGTERM (Fargate allows at most 120 s). */
   ecsStopTimeoutSeconds: 60,
   /** The worker's own budget after SIGTERM: it hands an unfinished message back and exits inside ecsStopTimeoutSeconds. */

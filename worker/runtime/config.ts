@@ -26,6 +26,8 @@ export interface WorkerConfig {
   /** Graceful stop budget after SIGTERM: an in-flight run longer than this is handed back to the queue. */
   stopBudgetSeconds: number;
   mode: PredictionMode;
+  /** An upload larger than this is refused before it is read (and the parser stops at it). */
+  maxUploadBytes: number;
   /** A forced TF.js backend; undefined picks the fastest that starts. */
   backend: BackendName | undefined;
   workerId: string;
@@ -103,6 +105,7 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
     maxReceiveCount: positiveInt(env, WORKER_ENV.maxReceiveCount, QUEUE_DEFAULTS.maxReceiveCount),
     stopBudgetSeconds: positiveInt(env, WORKER_ENV.stopBudgetSeconds, QUEUE_DEFAULTS.stopBudgetSeconds),
     mode: oneOf(env, WORKER_ENV.predictionMode, PREDICTION_MODES, 'anchored')!,
+    maxUploadBytes: positiveInt(env, WORKER_ENV.maxUploadBytes, QUEUE_DEFAULTS.maxUploadBytes),
     backend: oneOf(env, WORKER_ENV.tfjsBackend, BACKEND_ORDER, undefined),
     workerId: env[WORKER_ENV.workerId] || `${os.hostname()}-${process.pid}`,
     ecsAgentUri: env[WORKER_ENV.ecsAgentUri] || undefined,

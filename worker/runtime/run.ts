@@ -2,6 +2,7 @@ import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { predictCsv } from '../../model/engine.js';
+import { InputFileError } from '../../model/errors.js';
 import { forecastCsv, predictionsCsv } from '../../model/output-csv.js';
 import type { InferenceEngine, LoadedModel } from '../../model/types.js';
 import { FAILURE_DISPOSITION, PermanentFailure } from '../../shared/failures.js';
@@ -109,12 +110,15 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
   try {
     const keyProblem = uploadKeyProblem(r.key);
     if (keyProblem) throw new InvalidKeyError(`invalid key ${quoteForMessage(r.key, 120)}: ${keyProblem}`);
+    if (r.size > ctx.config.maxUploadBytes) {
+      throw new InputFileError(`the upload is ${r.size.toLocaleString('en-US')} bytes, over the ${ctx.config.maxUploadBytes.toLocaleString('en-US')}-byte limit (MAX_UPLOAD_BYTES)`);
+    }
     const model = await ctx.models.current(ctx.signal);
     const inference = ctx.inference(model);
     const tModel = performance.now();
     const source = await openSource(ctx, r);
     log.info('run.started', { model: model.metadata.version, receiveCount: ctx.receiveCount });
-    const result = await predictCsv(source.body, model, inference, { mode: ctx.config.mode });
+    const result = await predictCsv(source.body, model, inference, { mode: ctx.config.mode, maxBytes: ctx.config.maxUploadBytes });
     const tPredicted = performance.now();
 
     const [predsText, forecastText] = await Promise.all([predictionsCsv(result.predictions), forecastCsv(result.forecasts)]);
