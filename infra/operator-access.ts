@@ -1,7 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { MODEL_POINTER_KEY, PREFIX } from '../shared/layout.js';
-import { policyJson } from './policy.js';
+import { CREATE_ONLY, policyJson } from './policy.js';
 
 export interface OperatorAccessArgs {
   bucketArn: pulumi.Input<string>;
@@ -11,7 +11,8 @@ export interface OperatorAccessArgs {
 
 /**
  * The managed policy an operator attaches to their own AWS identity to run the operator commands against the stack:
- * `npm run model` (list, publish, use), `npm run dlq` (list, redrive), `npm run smoke` (a run under incoming/_smoke/).
+ * `npm run model` (list, publish, use), `npm run dlq` (list, redrive), `npm run smoke` (a run under incoming/_smoke/),
+ * `npm run history` (show, load).
  * The team's policy stays upload-and-read only.
  * Every grant here is exercised by a command in the end-to-end tests and checked against this document (test/iam/).
  */
@@ -34,6 +35,9 @@ export class OperatorAccess extends pulumi.ComponentResource {
           // The smoke test's own uploads and their predictions, nothing else of incoming/ and predictions/.
           { Sid: 'SmokeTest', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(`${PREFIX.incoming}_smoke/`)] },
           { Sid: 'ReadSmokePredictions', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(`${PREFIX.predictions}_smoke/`)] },
+          // `history show` and `history load` (a bootstrap: create-only, as every history write).
+          { Sid: 'ReadHistory', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.history)] },
+          { Sid: 'LoadHistory', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.history)], Condition: CREATE_ONLY },
           { Sid: 'InspectDlq', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: [args.dlqArn] },
           // Redrive sends the DLQ's messages back to the work queue.
           { Sid: 'SendToWorkQueue', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: [args.workQueueArn] },

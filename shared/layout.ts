@@ -98,6 +98,11 @@ export function uploadStatusKey(bucket: string, key: string, versionOrEtag: stri
   return `${PREFIX.status}${sha256Hex(JSON.stringify([bucket, key, versionOrEtag.replace(/"/g, '')]))}.json`;
 }
 
+/** `history/segments/<YYYY-MM>/`: the history's segments of one month (worker/runtime/history.ts). */
+export function historyMonthPrefix(month: string): string {
+  return `${PREFIX.history}segments/${month}/`;
+}
+
 export function modelPrefix(version: string): string {
   return `${PREFIX.models}${version}/`;
 }

@@ -130,6 +130,8 @@ describe('infra: IAM', () => {
       PublishModels: { actions: ['s3:PutObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/models/current.json`] },
       SmokeTest: { actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/_smoke/*`] },
       ReadSmokePredictions: { actions: ['s3:GetObject'], resources: [`${bucketArn}/predictions/_smoke/*`] },
+      ReadHistory: { actions: ['s3:GetObject'], resources: [`${bucketArn}/history/*`] },
+      LoadHistory: { actions: ['s3:PutObject'], resources: [`${bucketArn}/history/*`] },
       InspectDlq: { actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], resources: [dlqArn] },
       SendToWorkQueue: { actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resources: [workArn] },
     });
