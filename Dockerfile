@@ -14,8 +14,9 @@ COPY tsconfig.json tsconfig.build.json ./
 COPY shared ./shared
 COPY model ./model
 COPY worker/runtime ./worker/runtime
+COPY worker/tasks ./worker/tasks
 COPY worker/commands ./worker/commands
-RUN npx tsc -p tsconfig.build.json && test -f dist/worker/commands/worker.js && test ! -e dist/worker/local
+RUN npx tsc -p tsconfig.build.json && test -f dist/worker/commands/worker.js && test -f dist/worker/commands/reconcile-task.js && test ! -e dist/worker/local
 
 FROM ${NODE_IMAGE} AS deps
 WORKDIR /app

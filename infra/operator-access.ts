@@ -12,7 +12,7 @@ export interface OperatorAccessArgs {
 /**
  * The managed policy an operator attaches to their own AWS identity to run the operator commands against the stack:
  * `npm run model` (list, publish, use), `npm run dlq` (list, redrive), `npm run smoke` (a run under incoming/_smoke/),
- * `npm run history` (show, load).
+ * `npm run history` (show, load), `npm run reconcile` (report, requeue).
  * The team's policy stays upload-and-read only.
  * Every grant here is exercised by a command in the end-to-end tests and checked against this document (test/iam/).
  */
@@ -28,7 +28,8 @@ export class OperatorAccess extends pulumi.ComponentResource {
       {
         description: 'Operate the prediction fleet: publish and switch model versions, inspect and redrive the DLQ',
         policy: policyJson([
-          { Sid: 'ListBucket', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [args.bucketArn] },
+          // ListBucketVersions: the reconciler checks every version of every upload.
+          { Sid: 'ListBucket', Effect: 'Allow', Action: ['s3:ListBucket', 's3:ListBucketVersions'], Resource: [args.bucketArn] },
           { Sid: 'ReadModelsAndRuns', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models), objects(PREFIX.runs), objects(PREFIX.status)] },
           // Publishing uploads a version's files; `use` (rollback) rewrites the pointer.
           { Sid: 'PublishModels', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.models), pulumi.interpolate`${args.bucketArn}/${MODEL_POINTER_KEY}`] },

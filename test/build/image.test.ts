@@ -24,10 +24,12 @@ describe('the worker image (tsconfig.build.json, Dockerfile, .dockerignore)', ()
 
   it('emits nothing of the local stack, operator commands, flag parsing, infra or tests', () => {
     const outside = emitted.filter((f) => /^(worker\/(local|ops|cli)\/|infra\/|test\/)/.test(f));
+    expect(emitted).to.include('worker/tasks/reconcile.js');
     expect(outside).to.deep.equal([]);
     const commands = emitted.filter((f) => f.startsWith('worker/commands/'));
     // Only the entries of what runs on AWS: the worker and the one-off tasks.
-    for (const c of commands) expect(c, c).to.match(/^worker\/commands\/(worker|train|reconcile)\.js$/);
+    for (const c of commands) expect(c, c).to.match(/^worker\/commands\/(worker|train-task|reconcile-task)\.js$/);
+    expect(commands).to.include('worker/commands/reconcile-task.js');
   });
 
   it('sends only those sources to the Docker build', () => {
@@ -35,7 +37,7 @@ describe('the worker image (tsconfig.build.json, Dockerfile, .dockerignore)', ()
     expect(ignored).to.include.members(['test', 'infra', 'worker/local', 'worker/ops', 'worker/cli', 'node_modules', '.local']);
     const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
     const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)].map((m) => m[1]);
-    expect(copied).to.deep.equal(['package.json', 'tsconfig.json', 'shared', 'model', 'worker/runtime', 'worker/commands', 'package.json', 'package.json']);
+    expect(copied).to.deep.equal(['package.json', 'tsconfig.json', 'shared', 'model', 'worker/runtime', 'worker/tasks', 'worker/commands', 'package.json', 'package.json']);
     expect(dockerfile).to.match(/npx tsc -p tsconfig\.build\.json/);
     expect(dockerfile).to.match(/^FROM \$\{NODE_IMAGE\}/m);
     expect(dockerfile).to.match(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);

@@ -125,7 +125,7 @@ describe('infra: IAM', () => {
     const operator = single(run.resources, 'aws:iam/policy:Policy', '-operator');
     expect(run.outputs.operator_policy_arn).to.equal(operator.state.arn);
     expect(grants(operator.inputs.policy)).to.deep.equal({
-      ListBucket: { actions: ['s3:ListBucket'], resources: [bucketArn] },
+      ListBucket: { actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: [bucketArn] },
       ReadModelsAndRuns: { actions: ['s3:GetObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/runs/*`, `${bucketArn}/status/*`] },
       PublishModels: { actions: ['s3:PutObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/models/current.json`] },
       SmokeTest: { actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/_smoke/*`] },

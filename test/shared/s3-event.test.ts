@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { BadMessageError, decodeS3EventKey, parseQueueMessage, type ObjectCreated } from '../../shared/s3-event.js';
-import { buildS3Event, buildS3TestEvent, encodeS3EventKey } from '../../worker/local/s3-notification.js';
+import { buildS3Event, buildS3TestEvent, encodeS3EventKey } from '../../worker/tasks/s3-notification.js';
 
 /** A notification as AWS delivered it (documentation example, key with a space and a plus). */
 const AWS_SAMPLE = JSON.stringify({

@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { S3rverEvent, S3rverStore } from 's3rver';
 import { isIncomingCsv } from '../../shared/layout.js';
-import { buildS3Event } from './s3-notification.js';
+import { buildS3Event } from '../tasks/s3-notification.js';
 
 /**
  * Plays S3's event notification configuration: `ObjectCreated:*` on `incoming/**.csv` of the stack's bucket ->

@@ -1,7 +1,7 @@
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { expect } from 'chai';
-import { buildS3Event } from '../../../worker/local/s3-notification.js';
+import { buildS3Event } from '../../../worker/tasks/s3-notification.js';
 import { makeS3Client, makeSqsClient } from '../../../worker/runtime/aws-clients.js';
 import { listDlq, type DlqEntry } from '../../../worker/ops/dlq.js';
 import type { LocalStack } from '../../../worker/local/stack.js';

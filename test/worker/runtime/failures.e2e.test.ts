@@ -6,7 +6,7 @@ import { runKey } from '../../../shared/layout.js';
 import type { RunError, RunManifest } from '../../../shared/manifest.js';
 import { WORKER_ENV } from '../../../shared/worker-env.js';
 import { resolveModelFiles } from '../../../worker/cli/model-args.js';
-import { buildS3Event } from '../../../worker/local/s3-notification.js';
+import { buildS3Event } from '../../../worker/tasks/s3-notification.js';
 import { shared, repoRoot } from '../../helpers/paths.js';
 import { eventually, inProcessWorker, peekDlq, queueCounts, readJson, runsWith, startTestStack, upload, type TestStack } from '../../helpers/test-stack.js';
 

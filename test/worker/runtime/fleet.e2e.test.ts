@@ -3,7 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'chai';
 import { forecastKey, predictionsKey, runKey, uploadStatusKey } from '../../../shared/layout.js';
 import type { RunError, RunManifest, UploadStatus } from '../../../shared/manifest.js';
-import { buildS3Event, buildS3TestEvent } from '../../../worker/local/s3-notification.js';
+import { buildS3Event, buildS3TestEvent } from '../../../worker/tasks/s3-notification.js';
 import { sha256 } from '../../../worker/runtime/s3-objects.js';
 import { parseCsvText, readCsvFile } from '../../helpers/csv.js';
 import { eventually, inProcessWorker, peekDlq, queueCounts, readJson, readText, runsWith, startTestStack, upload, type TestStack } from '../../helpers/test-stack.js';

@@ -1,7 +1,7 @@
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'chai';
 import { main as dlqMain } from '../../../worker/commands/dlq.js';
-import { buildS3Event } from '../../../worker/local/s3-notification.js';
+import { buildS3Event } from '../../../worker/tasks/s3-notification.js';
 import { runInProcess } from '../../helpers/command.js';
 import { eventually, inProcessWorker, listKeys, peekDlq, startTestStack, upload, type TestStack } from '../../helpers/test-stack.js';
 

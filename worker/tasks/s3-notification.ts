@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { S3EventNotification, S3EventRecord, S3TestEvent } from '../../shared/s3-event.js';
 
-/** S3's event notifications, built for the embedded stack's bridge: the JSON S3 itself sends to SQS. */
+/** S3's event notifications as S3 sends them to SQS: built by the reconciler for lost uploads, and by the embedded stack's bridge. */
 
 /**
  * An object key -> its form in a notification: form encoding as S3 does it (Java's URLEncoder:
