@@ -9,6 +9,7 @@ import type { StackTarget } from '../ops/stack.js';
 import { makeSqsClient } from '../runtime/aws-clients.js';
 import { createBridge } from './bridge.js';
 import { LOCAL_STACK, localClientSettings, localEndpoint, localQueueUrl } from './constants.js';
+import { makeStoreAtomic } from './atomic-store.js';
 import { gateway } from './gateway.js';
 import { applySqsFixes } from './sqs-compat.js';
 
@@ -67,6 +68,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
 
   const s3rver = new S3rver({ directory: s3Dir, silent: true, configureBuckets: [{ name: LOCAL_STACK.bucket }] });
   await s3rver.configureBuckets();
+  await makeStoreAtomic(s3rver.store, path.join(dataDir, 's3-tmp'));
   s3rver.on('error', () => {}); // S3 errors are answered to the client; Koa would also print them.
 
   const dlqArn = `arn:aws:sqs:${LOCAL_STACK.region}:${LOCAL_STACK.accountId}:${LOCAL_STACK.dlqName}`;
@@ -87,14 +89,28 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   applySqsFixes(sqs.service);
 
   const server = http.createServer(
-    gateway({ s3: s3rver.callback(), sqs: sqs.requestHandler, store: s3rver.store, onError: (err) => log({ event: 'stack.error', error: (err as Error).message }) }),
+    gateway({
+      s3: s3rver.callback(),
+      sqs: sqs.requestHandler,
+      store: s3rver.store,
+      credentials: LOCAL_STACK.credentials,
+      region: LOCAL_STACK.region,
+      onError: (err) => log({ event: 'stack.error', error: (err as Error).message }),
+    }),
   );
   // Workers keep connections alive; a long poll may outlast the default timeouts.
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new LocalStackError(err.code === 'EADDRINUSE' ? `port ${port} is in use: stop the other stack or pass another port (--port)` : `cannot listen on ${LOCAL_STACK.host}:${port}: ${err.message}`, { cause: err })),
+      reject(
+        new LocalStackError(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} is in use: stop the other stack or pass another port (--port)`
+            : `cannot listen on ${LOCAL_STACK.host}:${port}: ${err.message}`,
+          { cause: err },
+        ),
+      ),
     );
     server.listen(port, LOCAL_STACK.host, resolve);
   });
