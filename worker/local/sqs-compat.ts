@@ -75,7 +75,7 @@ export function applySqsFixes(service: SqsService): void {
 }
 
 /** local-aws-sqs receipt handles are base64 of `<uuid>{"date":..,"MessageId":..,"QueueName":..}`. */
-function messageIdOf(receiptHandle: string): string | undefined {
+export function messageIdOf(receiptHandle: string): string | undefined {
   try {
     const text = Buffer.from(receiptHandle, 'base64').toString('utf8');
     const id = (JSON.parse(text.slice(text.indexOf('{'))) as { MessageId?: unknown }).MessageId;
