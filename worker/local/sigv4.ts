@@ -1,12 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Sha256 } from '@smithy/core/checksum';
-import { SignatureV4 } from '@smithy/signature-v4';
+import { createScope, getCanonicalHeaders, getPayloadHash, getSigningKey, SignatureV4 } from '@smithy/signature-v4';
 
 /**
- * AWS Signature Version 4, checked as S3 and SQS check it: the request is signed again with the SDK's own signer
- * (`@smithy/signature-v4`, SHA-256 from `@smithy/core`) and the known secret, from what the request says it signed
- * (its credential scope, signed headers, date, query and payload hash), and the signatures are compared.
+ * AWS Signature Version 4, checked as S3 and SQS check it: the request's signature is computed again with the SDK's own
+ * signer (`@smithy/signature-v4`: its canonical request, string to sign and signing key; SHA-256 and HMAC from
+ * `@smithy/core`) and the known secret, from what the request says it signed (its credential scope, signed headers,
+ * date, query and payload hash), and the two are compared.
  *
  * - Header-signed requests (`Authorization: AWS4-HMAC-SHA256 ...`): the date must be within 15 minutes of now.
  * - Presigned URLs (`X-Amz-Algorithm=AWS4-HMAC-SHA256&...`): valid from `X-Amz-Date` for `X-Amz-Expires` seconds
@@ -18,6 +19,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
  */
 
 export type Service = 's3' | 'sqs';
+type HttpRequest = Parameters<SignatureV4['presign']>[0];
 export type AuthFailureKind = 'unsigned' | 'unknown-key' | 'mismatch' | 'malformed' | 'skewed' | 'expired';
 
 export interface AuthFailure {
@@ -92,16 +94,40 @@ async function verifyHeader(req: SignedRequest, path: string, query: Query, auth
   const headers: Record<string, string> = {};
   for (const name of names) {
     const value = header(req.headers, name);
-    if (value !== undefined) headers[name] = value;
+    if (value === undefined) return fail('malformed', `the signed header ${name} is missing from the request`, scope.accessKeyId);
+    headers[name] = value;
   }
-  const signer = signerFor(scope, opts);
-  const signed = await signer.sign(
-    { method: req.method, protocol: 'http:', hostname: 'localhost', path, query, headers, ...(req.body ? { body: req.body } : {}) },
-    { signingDate, signableHeaders: new Set(names) },
+  // The payload hash is the x-amz-content-sha256 header's value where there is one (S3), else the body's (SQS).
+  const declared = header(req.headers, SHA256_HEADER);
+  const payloadHash = await getPayloadHash(
+    { headers: declared === undefined ? {} : { [SHA256_HEADER]: declared }, body: req.body ?? new Uint8Array(0) } as HttpRequest,
+    Sha256,
   );
-  const expected = /SignedHeaders=([^,]*), Signature=([0-9a-f]+)$/.exec(String(signed.headers.authorization));
-  if (!expected || expected[1] !== signedHeaders || !sameHex(expected[2], signature)) return mismatch(scope.accessKeyId);
+  const request = { method: req.method, protocol: 'http:', hostname: 'localhost', path, query, headers } as HttpRequest;
+  const expected = await new Verifier(scope, opts).signatureOf(request, getCanonicalHeaders(request, new Set(), new Set(names)), payloadHash, date!, scope);
+  if (!sameHex(expected, signature)) return mismatch(scope.accessKeyId);
   return { ok: true, presigned: false, accessKeyId: scope.accessKeyId };
+}
+
+/**
+ * The SDK's signer, asked for the signature of a request as it was signed: `sign()` would drop a signed `date` header
+ * and add headers of its own, so the canonical request, string to sign and signing key come from the signer's parts.
+ */
+class Verifier extends SignatureV4 {
+  private readonly credentials: VerifyOptions['credentials'];
+
+  constructor(scope: Scope, opts: VerifyOptions) {
+    super(signerInit(scope, opts));
+    this.credentials = opts.credentials;
+  }
+
+  async signatureOf(request: HttpRequest, canonicalHeaders: Record<string, string>, payloadHash: string, longDate: string, scope: Scope): Promise<string> {
+    const canonicalRequest = this.createCanonicalRequest(request, canonicalHeaders, payloadHash);
+    const stringToSign = await this.createStringToSign(longDate, createScope(scope.date, scope.region, scope.service), canonicalRequest, ALGORITHM);
+    const hmac = new Sha256(await getSigningKey(Sha256, this.credentials, scope.date, scope.region, scope.service));
+    hmac.update(new TextEncoder().encode(stringToSign));
+    return Buffer.from(await hmac.digest()).toString('hex');
+  }
 }
 
 async function verifyPresigned(req: SignedRequest, path: string, query: Query, opts: VerifyOptions): Promise<AuthResult> {
@@ -189,17 +215,19 @@ function checkScope(credential: string, opts: VerifyOptions): Scope | AuthFailur
   return { ok: true, accessKeyId, date, region, service };
 }
 
-function signerFor(scope: Scope, opts: VerifyOptions): SignatureV4 {
+function signerInit(scope: Scope, opts: VerifyOptions): ConstructorParameters<typeof SignatureV4>[0] {
   // S3 signs the path as sent; other services (SQS) normalise and encode it once more, as the SDK does.
-  return new SignatureV4({
+  return {
     service: scope.service,
     region: scope.region,
     credentials: opts.credentials,
     sha256: Sha256,
     uriEscapePath: opts.service !== 's3',
     applyChecksum: false,
-  });
+  };
 }
+
+const signerFor = (scope: Scope, opts: VerifyOptions): SignatureV4 => new SignatureV4(signerInit(scope, opts));
 
 /** Path (as sent) and query (decoded; `+` is not a space in SigV4) of a request target. */
 export function splitTarget(url: string): { path: string; query: Query } {
