@@ -10,7 +10,7 @@ export const LOCAL_STACK = {
   bucket: 'crypto-open-local',
   queueName: 'crypto-open-work',
   dlqName: 'crypto-open-work-dlq',
-  /** s3rver accepts only this key pair (it checks signatures); the SQS server accepts any. */
+  /** The one key pair the stack accepts: the gateway checks every S3 and SQS request's Signature V4 against it. */
   credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
 } as const;
 
@@ -25,7 +25,14 @@ export function localQueueUrl(sqsEndpoint: string, queueName: string): string {
 
 /** SDK settings for the embedded stack: path-style S3, its key pair, checksums only where required. */
 export function localClientSettings(s3Endpoint: string, sqsEndpoint: string = s3Endpoint): AwsClientSettings {
-  return { region: LOCAL_STACK.region, s3Endpoint, sqsEndpoint, s3ForcePathStyle: true, credentials: { ...LOCAL_STACK.credentials }, checksumsWhenRequired: true };
+  return {
+    region: LOCAL_STACK.region,
+    s3Endpoint,
+    sqsEndpoint,
+    s3ForcePathStyle: true,
+    credentials: { ...LOCAL_STACK.credentials },
+    checksumsWhenRequired: true,
+  };
 }
 
 /** Environment for a process (a worker, the AWS CLI) that should reach the embedded stack through the standard variables. */

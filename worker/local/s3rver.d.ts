@@ -21,10 +21,37 @@ declare module 's3rver' {
     }[];
   }
 
+  export type S3rverMetadata = Record<string, string | number> & { etag: string; 'content-length': number; 'last-modified': string };
+
+  /** lib/models/object.js: `content` is a stream or a Buffer (to write) or a read stream (read), or null. */
+  export interface S3rverObject {
+    bucket: string;
+    key: string;
+    content: NodeJS.ReadableStream | Buffer | null;
+    metadata: Record<string, string | number>;
+    range?: { start: number; end: number };
+  }
+
+  /** lib/stores/filesystem.js (FilesystemStore): the methods the local stack uses or replaces. */
   export interface S3rverStore {
+    rootDirectory: string;
+    /** `<root>/<bucket>/<key dirs>/<last segment>._S3rver_<resource>` */
+    getResourcePath(bucket: string, key: string | undefined, resource: string): string;
     /** Throws ENOENT when the object does not exist. `etag` is quoted. */
-    getMetadata(bucket: string, key: string): Promise<{ etag: string; 'content-length': number; 'last-modified': string }>;
+    getMetadata(bucket: string, key: string): Promise<S3rverMetadata>;
     getBucket(bucket: string): Promise<unknown>;
+    getObject(bucket: string, key: string, options?: { start?: number; end?: number }): Promise<S3rverObject | null>;
+    putObject(object: S3rverObject): Promise<{ size: number; md5: string }>;
+    copyObject(
+      srcBucket: string,
+      srcKey: string,
+      destBucket: string,
+      destKey: string,
+      replacementMetadata: Record<string, string> | null,
+    ): Promise<S3rverMetadata>;
+    deleteObject(bucket: string, key: string): Promise<void>;
+    putPart(bucket: string, uploadId: string, partNumber: string | number, content: NodeJS.ReadableStream): Promise<{ size: number; md5: string }>;
+    putObjectMultipart(bucket: string, uploadId: string, parts: { number: number; etag: string }[]): Promise<{ size: number; md5: string }>;
   }
 
   export default class S3rver {

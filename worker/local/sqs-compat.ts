@@ -1,5 +1,3 @@
-import type { IncomingMessage } from 'node:http';
-import { Readable } from 'node:stream';
 import type { createRequestHandler } from 'local-aws-sqs';
 
 /**
@@ -77,7 +75,7 @@ export function applySqsFixes(service: SqsService): void {
 }
 
 /** local-aws-sqs receipt handles are base64 of `<uuid>{"date":..,"MessageId":..,"QueueName":..}`. */
-function messageIdOf(receiptHandle: string): string | undefined {
+export function messageIdOf(receiptHandle: string): string | undefined {
   try {
     const text = Buffer.from(receiptHandle, 'base64').toString('utf8');
     const id = (JSON.parse(text.slice(text.indexOf('{'))) as { MessageId?: unknown }).MessageId;
@@ -88,29 +86,19 @@ function messageIdOf(receiptHandle: string): string | undefined {
 }
 
 /**
- * For a JSON-protocol ReceiveMessage naming `MessageSystemAttributeNames`, returns a request whose body also names
- * them as `AttributeNames`; any other request is returned as it is.
+ * The body of a JSON-protocol ReceiveMessage naming `MessageSystemAttributeNames`, with them also named as
+ * `AttributeNames`; any other body is returned as it is.
  */
-export async function withLegacyAttributeNames(req: IncomingMessage): Promise<IncomingMessage> {
-  if (req.headers['x-amz-target'] !== 'AmazonSQS.ReceiveMessage') return req;
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  let body = Buffer.concat(chunks);
+export function withLegacyAttributeNames(target: string | undefined, body: Buffer): Buffer {
+  if (target !== 'AmazonSQS.ReceiveMessage') return body;
   try {
     const json = JSON.parse(body.toString('utf8')) as { MessageSystemAttributeNames?: unknown; AttributeNames?: unknown };
-    if (Array.isArray(json.MessageSystemAttributeNames)) {
-      const legacy = Array.isArray(json.AttributeNames) ? json.AttributeNames : [];
-      json.AttributeNames = [...new Set([...legacy, ...json.MessageSystemAttributeNames])];
-      body = Buffer.from(JSON.stringify(json));
-    }
+    if (!Array.isArray(json.MessageSystemAttributeNames)) return body;
+    const legacy = Array.isArray(json.AttributeNames) ? json.AttributeNames : [];
+    json.AttributeNames = [...new Set([...legacy, ...json.MessageSystemAttributeNames])];
+    return Buffer.from(JSON.stringify(json));
   } catch {
     // Not JSON: the SQS server answers it with its own error.
+    return body;
   }
-  const replay = Readable.from([body]) as unknown as IncomingMessage;
-  return Object.assign(replay, {
-    headers: { ...req.headers, 'content-length': String(body.length) },
-    method: req.method,
-    url: req.url,
-    socket: req.socket,
-  });
 }

@@ -9,12 +9,14 @@ import type { StackTarget } from '../ops/stack.js';
 import { makeSqsClient } from '../runtime/aws-clients.js';
 import { createBridge } from './bridge.js';
 import { LOCAL_STACK, localClientSettings, localEndpoint, localQueueUrl } from './constants.js';
+import { makeStoreAtomic } from './atomic-store.js';
 import { gateway } from './gateway.js';
 import { applySqsFixes } from './sqs-compat.js';
+import { persistQueues, type PersistedQueues } from './sqs-persistence.js';
 
 /**
  * The embedded AWS-compatible stack, in this process: s3rver (objects on disk under `<dataDir>/s3`), local-aws-sqs
- * (the work queue and its DLQ, in memory) behind one port, and the bridge that turns object-created events under
+ * (the work queue and its DLQ, journaled under `<dataDir>/sqs`) behind one port, and the bridge that turns object-created events under
  * `incoming/` into S3 notifications on the queue.
  */
 
@@ -22,11 +24,11 @@ export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url
 export const DEFAULT_DATA_DIR = path.join(REPO_ROOT, '.local');
 
 export interface LocalStackOptions {
-  /** Default `<repo>/.local`; objects live in `<dataDir>/s3` and survive a restart. */
+  /** Default `<repo>/.local`; objects (`<dataDir>/s3`) and queued messages (`<dataDir>/sqs`) survive a restart. */
   dataDir?: string;
   /** Default 4569; 0 picks a free port. */
   port?: number;
-  /** Delete `<dataDir>/s3` first. */
+  /** Delete `<dataDir>/s3` and `<dataDir>/sqs` (objects and queued messages) first. */
   fresh?: boolean;
   visibilityTimeoutSeconds?: number;
   maxReceiveCount?: number;
@@ -62,11 +64,16 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
   const dataDir = path.resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
   const log = opts.log ?? (() => {});
   const s3Dir = path.join(dataDir, 's3');
-  if (opts.fresh) await fs.rm(s3Dir, { recursive: true, force: true });
+  const sqsDir = path.join(dataDir, 'sqs');
+  if (opts.fresh) {
+    await fs.rm(s3Dir, { recursive: true, force: true });
+    await fs.rm(sqsDir, { recursive: true, force: true });
+  }
   await fs.mkdir(s3Dir, { recursive: true });
 
   const s3rver = new S3rver({ directory: s3Dir, silent: true, configureBuckets: [{ name: LOCAL_STACK.bucket }] });
   await s3rver.configureBuckets();
+  await makeStoreAtomic(s3rver.store, path.join(dataDir, 's3-tmp'));
   s3rver.on('error', () => {}); // S3 errors are answered to the client; Koa would also print them.
 
   const dlqArn = `arn:aws:sqs:${LOCAL_STACK.region}:${LOCAL_STACK.accountId}:${LOCAL_STACK.dlqName}`;
@@ -85,18 +92,44 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
     ],
   });
   applySqsFixes(sqs.service);
+  let queueStore: PersistedQueues;
+  try {
+    queueStore = persistQueues(sqs.service, sqsDir);
+  } catch (err) {
+    s3rver.logger.close();
+    throw new LocalStackError((err as Error).message, { cause: err });
+  }
+  if (Object.values(queueStore.restored).some((n) => n > 0)) log({ event: 'stack.queues-restored', ...queueStore.restored });
 
   const server = http.createServer(
-    gateway({ s3: s3rver.callback(), sqs: sqs.requestHandler, store: s3rver.store, onError: (err) => log({ event: 'stack.error', error: (err as Error).message }) }),
+    gateway({
+      s3: s3rver.callback(),
+      sqs: sqs.requestHandler,
+      store: s3rver.store,
+      credentials: LOCAL_STACK.credentials,
+      region: LOCAL_STACK.region,
+      onError: (err) => log({ event: 'stack.error', error: (err as Error).message }),
+    }),
   );
   // Workers keep connections alive; a long poll may outlast the default timeouts.
   server.keepAliveTimeout = 65_000;
   server.requestTimeout = 0;
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new LocalStackError(err.code === 'EADDRINUSE' ? `port ${port} is in use: stop the other stack or pass another port (--port)` : `cannot listen on ${LOCAL_STACK.host}:${port}: ${err.message}`, { cause: err })),
+      reject(
+        new LocalStackError(
+          err.code === 'EADDRINUSE'
+            ? `port ${port} is in use: stop the other stack or pass another port (--port)`
+            : `cannot listen on ${LOCAL_STACK.host}:${port}: ${err.message}`,
+          { cause: err },
+        ),
+      ),
     );
     server.listen(port, LOCAL_STACK.host, resolve);
+  }).catch((err: unknown) => {
+    queueStore.close();
+    s3rver.logger.close();
+    throw err;
   });
   const actualPort = (server.address() as { port: number }).port;
   sqs.service.PORT = actualPort;
@@ -123,6 +156,7 @@ export async function startLocalStack(opts: LocalStackOptions = {}): Promise<Loc
         server.closeAllConnections();
       });
       sqsClient.destroy();
+      queueStore.close();
       s3rver.logger.close();
     })();
     return stopping;

@@ -72,7 +72,10 @@ export async function startLocal(opts: StartOptions): Promise<Running> {
     model = await ensureModelInBucket(s3, stack.bucket, opts.modelFiles);
   } catch (err) {
     await stack.stop();
-    throw new StartError(`no model in service and none could be imported: ${(err as Error).message.split('\n')[0]} (set MODEL_DIR to a folder with model.h5 + scaler.pkl, or an imported version)`, { cause: err });
+    throw new StartError(
+      `no model in service and none could be imported: ${(err as Error).message.split('\n')[0]} (set MODEL_DIR to a folder with model.h5 + scaler.pkl, or an imported version)`,
+      { cause: err },
+    );
   } finally {
     s3.destroy();
   }
@@ -114,7 +117,7 @@ function banner(stack: LocalStack, model: SeededModel, fleet: Fleet): string {
   const { testUrl, predUrl } = teamUrls(stack.bucket);
   const e = localStackEnv(stack.endpoint);
   return [
-    `local stack up; data in ${stack.dataDir} (S3 objects persist across restarts; queued messages do not)`,
+    `local stack up; data in ${stack.dataDir} (S3 objects and queued messages persist across restarts; --fresh wipes both)`,
     `  endpoint   ${stack.endpoint}  (S3 and SQS; region ${stack.clients.region})`,
     `  bucket     ${stack.bucket}`,
     `  queue      ${stack.queueUrl}  (visibility ${stack.visibilityTimeoutSeconds} s, DLQ after ${stack.maxReceiveCount} receives)`,
@@ -129,7 +132,7 @@ function banner(stack: LocalStack, model: SeededModel, fleet: Fleet): string {
     `  aws s3 cp crypto_test.csv ${testUrl}`,
     `  aws s3 cp ${predUrl} -`,
     `  aws --endpoint-url ${stack.endpoint} sqs get-queue-attributes --queue-url ${stack.queueUrl} --attribute-names All`,
-    '  (AWS CLI v1 ignores AWS_ENDPOINT_URL for sqs: give it --endpoint-url)',
+    '  (AWS CLI v1 ignores AWS_ENDPOINT_URL for sqs, v2 before 2.13 for everything: give it --endpoint-url)',
     '  npm run dlq        lists failed messages; npm run dlq -- --redrive moves them back',
     'Ctrl-C stops the workers, then the stack.',
   ].join('\n');

@@ -99,7 +99,9 @@ describe('local stack (s3rver + local-aws-sqs + bridge, through the SDK)', () =>
 
   it('stores a streamed upload byte for byte (the clients send no aws-chunked checksum framing)', async () => {
     const body = 'symbol,date\nBTC,2018-01-25\n';
-    await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: 'tmp/streamed.csv', Body: Readable.from([Buffer.from(body)]), ContentLength: Buffer.byteLength(body) }));
+    await s3.send(
+      new PutObjectCommand({ Bucket: stack.bucket, Key: 'tmp/streamed.csv', Body: Readable.from([Buffer.from(body)]), ContentLength: Buffer.byteLength(body) }),
+    );
     const got = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'tmp/streamed.csv' }));
     expect(await got.Body!.transformToString()).to.equal(body);
   });
@@ -109,10 +111,12 @@ describe('local stack (s3rver + local-aws-sqs + bridge, through the SDK)', () =>
     await receiveAll();
     const ok = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'incoming/if-match.csv', IfMatch: `"${etag}"` }));
     expect(await ok.Body!.transformToString()).to.equal('a\n1\n');
-    const stale = await s3.send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'incoming/if-match.csv', IfMatch: '"0123456789abcdef0123456789abcdef"' })).then(
-      () => null,
-      (err: { name: string; $metadata?: { httpStatusCode?: number } }) => err,
-    );
+    const stale = await s3
+      .send(new GetObjectCommand({ Bucket: stack.bucket, Key: 'incoming/if-match.csv', IfMatch: '"0123456789abcdef0123456789abcdef"' }))
+      .then(
+        () => null,
+        (err: { name: string; $metadata?: { httpStatusCode?: number } }) => err,
+      );
     expect(stale?.name).to.equal('PreconditionFailed');
     expect(stale?.$metadata?.httpStatusCode).to.equal(412);
     const head = await s3.send(new HeadObjectCommand({ Bucket: stack.bucket, Key: 'incoming/if-match.csv', IfMatch: '"0123"' })).then(
@@ -132,7 +136,7 @@ describe('local stack lifecycle', () => {
   };
   after(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-  it('keeps S3 objects across a restart, loses queued messages, and --fresh wipes the objects', async () => {
+  it('keeps S3 objects and queued messages across a restart, and --fresh wipes both', async () => {
     const dataDir = tempDir();
     const first = await startLocalStack({ port: 0, dataDir });
     const s3a = makeS3Client(first.clients);
@@ -146,7 +150,10 @@ describe('local stack lifecycle', () => {
     const s3b = makeS3Client(second.clients);
     const kept = await s3b.send(new GetObjectCommand({ Bucket: second.bucket, Key: 'incoming/kept.csv' }));
     expect(await kept.Body!.transformToString()).to.equal('a\n1\n');
-    expect((await queueDepth(makeSqsClient(second.clients), second.queueUrl)).visible, 'queues live in memory').to.equal(0);
+    expect(
+      (await queueDepth(makeSqsClient(second.clients), second.queueUrl)).visible,
+      'the queued notification is kept (journaled under <dataDir>/sqs)',
+    ).to.equal(1);
     await second.stop();
 
     const third = await startLocalStack({ port: 0, dataDir, fresh: true });
@@ -156,6 +163,7 @@ describe('local stack lifecycle', () => {
       (err: { name: string }) => err.name,
     );
     expect(gone).to.equal('NotFound');
+    expect(await queueDepth(makeSqsClient(third.clients), third.queueUrl), 'and the queues').to.deep.equal({ visible: 0, inFlight: 0 });
     await third.stop();
     [s3a, s3b, s3c].forEach((c) => c.destroy());
   });
