@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { QUEUE_DEFAULTS } from '../../shared/worker-env.js';
 import { programRun, changedRun, single, ofType, statements, type StackRun } from './fixture.js';
 import { ACCOUNT } from './mocks.js';
 
@@ -89,9 +90,10 @@ describe('infra: bucket, queues and the upload notification', () => {
       expect(work.messageRetentionSeconds).to.be.below(dlq.messageRetentionSeconds);
     });
 
-    it('gives the work queue a visibility timeout a few worker heartbeats long', () => {
+    it('gives the work queue a visibility timeout a few worker heartbeats long: a crashed run resumes within 30 s', () => {
       const work = single(run.resources, 'aws:sqs/queue:Queue', '-work').inputs;
-      expect(work.visibilityTimeoutSeconds).to.equal(90);
+      expect(work.visibilityTimeoutSeconds).to.equal(30);
+      expect(work.visibilityTimeoutSeconds).to.equal(3 * QUEUE_DEFAULTS.heartbeatSeconds);
     });
 
     it('redrives the work queue to the DLQ after maxReceiveCount, and the DLQ accepts only the work queue', () => {
