@@ -1,5 +1,6 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
+import { PREFIX } from '../shared/layout.js';
 import { CREATE_ONLY_PREFIXES, policyJson } from './policy.js';
 
 export interface DataBucketArgs {
@@ -12,7 +13,7 @@ const NONCURRENT_TO_IA_DAYS = 30;
 /**
  * The one bucket of the layout in `shared/layout.ts`: versioned (the audit trail keeps every input and output
  * version), encrypted, private, reachable over TLS only. Lifecycle rules move old versions to cheaper storage
- * and never expire anything, so nothing under `runs/` goes away.
+ * and expire only the run claims (`claims/`), so nothing under `runs/` goes away.
  */
 export class DataBucket extends pulumi.ComponentResource {
   readonly bucket: aws.s3.Bucket;
@@ -83,6 +84,14 @@ export class DataBucket extends pulumi.ComponentResource {
             status: 'Enabled',
             filter: {},
             noncurrentVersionTransitions: [{ noncurrentDays: NONCURRENT_TO_IA_DAYS, storageClass: 'STANDARD_IA' }],
+          },
+          {
+            // Claims matter while a run lasts; the manifests and error records are the record.
+            id: 'expire-run-claims',
+            status: 'Enabled',
+            filter: { prefix: PREFIX.claims },
+            expiration: { days: 7 },
+            noncurrentVersionExpiration: { noncurrentDays: 1 },
           },
           {
             id: 'abort-incomplete-multipart-uploads',

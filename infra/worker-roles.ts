@@ -52,6 +52,8 @@ export class WorkerRoles extends pulumi.ComponentResource {
           { Sid: 'CreateRuns', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.runs)], Condition: CREATE_ONLY },
           // Read too: publishing HEADs the published files to keep a newer upload's predictions (HeadObject is s3:GetObject).
           { Sid: 'ReadWritePredictions', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.predictions)] },
+          // One run per run id: claimed with If-None-Match, renewed and taken over with If-Match.
+          { Sid: 'ClaimRuns', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.claims)] },
           // An upload's status moves on (partial -> succeeded), so it is overwritten.
           { Sid: 'WriteStatus', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.status)] },
           // Without it S3 answers 403 instead of 404 for a missing key ("source missing", "no manifest yet").

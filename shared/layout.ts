@@ -15,6 +15,8 @@ export const PREFIX = {
   forecasts: 'forecasts/',
   /** One small record per upload (key + version or ETag) naming its run and how it ended: the index the API and the reconciler read. */
   status: 'status/',
+  /** `claims/<run id>.json`: which worker runs a run now (worker/runtime/claims.ts); expired after a week. */
+  claims: 'claims/',
 } as const;
 
 /** Pointer to the model version in service: `{ "version": "<id>", "prefix": "models/<id>/" }`. */

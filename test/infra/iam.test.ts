@@ -62,6 +62,7 @@ describe('infra: IAM', () => {
       CreateRuns: { actions: ['s3:PutObject'], resources: [`${bucketArn}/runs/*`] },
       ReadWritePredictions: { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn}/predictions/*`] },
       WriteStatus: { actions: ['s3:PutObject'], resources: [`${bucketArn}/status/*`] },
+      ClaimRuns: { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn}/claims/*`] },
       ListKeys: { actions: ['s3:ListBucket'], resources: [bucketArn] },
       ConsumeWorkQueue: {
         actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'],

@@ -61,12 +61,17 @@ describe('infra: bucket, queues and the upload notification', () => {
       ]);
     });
 
-    it('has lifecycle rules that never expire anything (so nothing under runs/ goes away)', () => {
+    it('has lifecycle rules that expire nothing but the run claims (so nothing under runs/ goes away)', () => {
       const { rules } = single(run.resources, 'aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration').inputs;
       expect(rules).to.have.length.greaterThan(0);
       for (const rule of rules) {
-        expect(rule, rule.id).to.not.have.any.keys('expiration', 'noncurrentVersionExpiration');
         expect(rule.status).to.equal('Enabled');
+        if (rule.id === 'expire-run-claims') {
+          expect(rule.filter).to.deep.equal({ prefix: 'claims/' });
+          expect(rule.expiration).to.deep.equal({ days: 7 });
+          continue;
+        }
+        expect(rule, rule.id).to.not.have.any.keys('expiration', 'noncurrentVersionExpiration');
       }
       const transition = rules.find((r: any) => r.noncurrentVersionTransitions);
       expect(transition.noncurrentVersionTransitions).to.deep.equal([{ noncurrentDays: 30, storageClass: 'STANDARD_IA' }]);

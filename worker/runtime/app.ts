@@ -3,6 +3,7 @@ import { createInference } from '../../model/inference.js';
 import { ModelCheckFailedError, runModelCheck } from '../../model/self-check.js';
 import type { InferenceEngine, LoadedModel } from '../../model/types.js';
 import { makeS3Client, makeSqsClient } from './aws-clients.js';
+import { RunClaims } from './claims.js';
 import type { WorkerConfig } from './config.js';
 import { QueueWorker } from './consumer.js';
 import { createLogger, type Logger } from './log.js';
@@ -62,7 +63,16 @@ export async function createWorkerApp(config: WorkerConfig, log: Logger = create
     sqs,
     log,
     protection: new ScaleInProtection(config.ecsAgentUri, log, { requestLog: config.aws.requestLog }),
-    deps: { config, objects, models, inference, backend: backend.name, sqs, log },
+    deps: {
+      config,
+      objects,
+      claims: new RunClaims(objects, { workerId: config.workerId, ttlMs: config.visibilityTimeoutSeconds * 1000, renewEveryMs: config.heartbeatSeconds * 1000, log }),
+      models,
+      inference,
+      backend: backend.name,
+      sqs,
+      log,
+    },
   });
   let stopping: Promise<void> | undefined;
   return {

@@ -10,6 +10,7 @@ import { runKey, uploadKeyProblem, uploadStatusKey } from '../../shared/layout.j
 import { quoteForMessage } from '../../shared/escape.js';
 import { runIdOf, type RunError, type RunInput, type RunManifest, type UploadStatus } from '../../shared/manifest.js';
 import type { ObjectCreated } from '../../shared/s3-event.js';
+import type { RunClaims } from './claims.js';
 import type { WorkerConfig } from './config.js';
 import { InvalidKeyError, isNotFound, isPreconditionFailed, SourceChangedError, SourceMissingError } from './failures.js';
 import { publishPredictions } from './outputs.js';
@@ -20,6 +21,7 @@ import { ObjectExistsError, unquote, type BucketObjects } from './s3-objects.js'
 export interface RunContext {
   config: WorkerConfig;
   objects: BucketObjects;
+  claims: RunClaims;
   models: ModelSource;
   inference: (model: LoadedModel) => InferenceEngine;
   backend: string;
@@ -106,6 +108,14 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     log.info('run.already-complete');
     return { runId, status: 'already-complete' };
   }
+  // One run per run id: a second delivery waits for the first to end, or takes over a crashed one.
+  const claimed = await ctx.claims.acquire(runId, () => runEnded(ctx, runId), ctx.signal);
+  if (claimed.kind === 'done-elsewhere') {
+    log.info('run.done-elsewhere', { by: claimed.by.worker, outcome: claimed.by.released ?? null });
+    return { runId, status: 'already-complete' };
+  }
+  const claim = claimed.claim;
+  ctx = { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, claim.lost]) : claim.lost };
   const baseInput = { bucket: r.bucket, key: r.key, versionId: r.versionId, etag: r.eTag };
   try {
     const keyProblem = uploadKeyProblem(r.key);
@@ -157,6 +167,7 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     };
     await ctx.objects.createJson(runKey(runId, 'manifest'), manifest, ctx.signal);
     await writeUploadStatus(ctx, { bucket: r.bucket, key: r.key, versionId: source.versionId, etag: source.etag }, runId, 'succeeded');
+    await claim.release('succeeded');
     log.info('run.succeeded', { symbols: result.counts.symbols, skipped: result.counts.skipped, rows: result.counts.rows, totalMs: manifest.timings.totalMs, published: published !== null });
     return { runId, status: 'succeeded', manifest };
   } catch (err) {
@@ -164,17 +175,31 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       const message = failureReason(err);
       await writeRunError(ctx, runId, baseInput, { kind: err.kind, disposition: err.disposition, message }, eventOf(r));
       log.warn('run.failed', { kind: err.kind, disposition: err.disposition, reason: message });
+      await claim.release('failed');
       throw err;
     }
     if (ctx.receiveCount >= ctx.config.maxReceiveCount) {
       await writeRunError(ctx, runId, baseInput, { kind: 'transient', disposition: FAILURE_DISPOSITION.transient, message: `last attempt failed: ${(err as Error).message}` }, eventOf(r));
     }
+    await claim.release('retry');
     log.error('run.attempt-failed', { error: err, receiveCount: ctx.receiveCount, maxReceiveCount: ctx.config.maxReceiveCount });
     throw err;
   }
 }
 
 const round = (ms: number): number => Math.round(ms * 10) / 10;
+
+/** The run has ended: its manifest exists, or an error record that no retry will follow. */
+async function runEnded(ctx: RunContext, runId: string): Promise<boolean> {
+  if (await ctx.objects.exists(runKey(runId, 'manifest'), ctx.signal)) return true;
+  try {
+    const e = JSON.parse(Buffer.from((await ctx.objects.getBytes(runKey(runId, 'error'), ctx.signal)).body).toString('utf8')) as RunError;
+    return e.error.disposition !== 'retry' || e.worker.receiveCount >= ctx.config.maxReceiveCount;
+  } catch (err) {
+    if (isNotFound(err)) return false;
+    throw err;
+  }
+}
 
 /** The one line recorded in error.json and the DLQ's `reason`: input and model problems say which they are. */
 export function failureReason(err: PermanentFailure): string {

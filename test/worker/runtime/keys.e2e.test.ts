@@ -26,15 +26,15 @@ describe('keys and attribute values (worker on the embedded stack)', () => {
   };
   const deadLettered = (body: string) => eventually(async () => (await peekDlq(stack)).find((m) => m.Body === body), 'the message in the DLQ');
 
-  it('refuses a key that resolves into incoming/ again: nothing is read or written outside runs/ and status/', async () => {
+  it('refuses a key that resolves into incoming/ again: nothing is read or written outside runs/, status/ and claims/', async () => {
     const seeded = await upload(stack, 'incoming/crypto_test.csv', 'symbol,date,open,high,low,close,market\nBTC,2018-01-01,1,2,0.5,1,3\n');
     expect(seeded).to.be.a('string');
-    const before = (await listKeys(stack, '')).filter((k) => !k.startsWith('runs/') && !k.startsWith('status/') && !k.startsWith('models/'));
+    const before = (await listKeys(stack, '')).filter((k) => !['runs/', 'status/', 'models/', 'claims/'].some((p) => k.startsWith(p)));
     const body = await forge('incoming/../incoming/crypto_test.csv');
     const dead = await deadLettered(body);
     expect(dead.MessageAttributes?.reason?.StringValue).to.match(/invalid key "incoming\/\.\.\/incoming\/crypto_test\.csv": segment 2 of the key is "\.\."/);
     await eventually(async () => (worker.logs.some((l) => l.event === 'run.failed' && l.kind === 'invalid-key') ? true : undefined), 'the run to fail');
-    const after = (await listKeys(stack, '')).filter((k) => !k.startsWith('runs/') && !k.startsWith('status/') && !k.startsWith('models/'));
+    const after = (await listKeys(stack, '')).filter((k) => !['runs/', 'status/', 'models/', 'claims/'].some((p) => k.startsWith(p)));
     // The seeded upload ran normally meanwhile: its predictions are the only new objects, nothing landed in incoming/.
     expect(after.filter((k) => !before.includes(k)).sort()).to.deep.equal(['predictions/crypto_test_forecast.csv', 'predictions/crypto_test_preds.csv']);
   });
