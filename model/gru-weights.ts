@@ -143,7 +143,7 @@ export function readBiGruWeights(model: KerasModel): BiGruWeights {
     gamma,
     beta,
     movingMean: values(bn, bnWeights, i++, [width]),
-    movingVariance: values(bn, bnWeights, i++, [width]),
+    movingVariance: values(bn, bnWeights, i, [width]),
   };
 
   let inputs = width;

@@ -1,5 +1,5 @@
 import type { ForecastRow, PredictionRow, PredictionTable } from './predictions.js';
-import { civilFromDays, textAt } from './input-table.js';
+import { civilFromDays } from './input-table.js';
 
 /**
  * OWASP ASVS 5.0 1.2.10: a text cell starting with = + - @ tab or CR is prefixed with `'`, so a hostile

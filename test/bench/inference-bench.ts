@@ -14,7 +14,6 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { parseString, writeToPath } from 'fast-csv';
 import { BACKEND_ORDER, initBackend, switchBackend, type BackendName } from '../../model/backend.js';
 import { createFastEngine } from '../../model/fast-inference.js';
 import { readBiGruWeights } from '../../model/gru-weights.js';
