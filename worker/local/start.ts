@@ -3,7 +3,11 @@ import path from 'node:path';
 import type { ResolvedModelFiles } from '../../model/model-store.js';
 import { teamUrls } from '../../shared/layout.js';
 import { QUEUE_DEFAULTS, WORKER_ENV } from '../../shared/worker-env.js';
-import { makeS3Client } from '../runtime/aws-clients.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import { makeS3Client, makeSqsClient } from '../runtime/aws-clients.js';
+import { BucketObjects } from '../runtime/s3-objects.js';
+import { reconcile, type ReconcileReport } from '../tasks/reconcile.js';
 import { localStackEnv } from './constants.js';
 import { startWorkerProcesses, type Fleet } from './fleet.js';
 import { ensureModelInBucket, type SeededModel } from './model-seed.js';
@@ -38,6 +42,11 @@ export interface Running {
   stack: LocalStack;
   model: SeededModel;
   fleet: Fleet;
+  /**
+   * Lost work resumed: once the workers have drained the queue (which survives restarts), every upload without a
+   * record is requeued. Resolves with the reconciler's report (null when the stack stopped first).
+   */
+  reconciled: Promise<ReconcileReport | null>;
   /** Endpoints, team URLs and how to use the AWS CLI. */
   banner(): string;
   /** Workers first (SIGTERM, then SIGKILL after the stop timeout), then the servers. Safe to call twice. */
@@ -101,16 +110,43 @@ export async function startLocal(opts: StartOptions): Promise<Running> {
   });
 
   let stopping: Promise<void> | undefined;
+  const reconciled = workers === 0 ? Promise.resolve(null) : resumeLostWork(stack, forward, () => stopping !== undefined);
   return {
     stack,
     model,
     fleet,
+    reconciled,
     banner: () => banner(stack, model, fleet),
     stop: () => {
       stopping ??= fleet.stop(QUEUE_DEFAULTS.ecsStopTimeoutSeconds * 1000).then(() => stack.stop());
       return stopping;
     },
   };
+}
+
+/** Waits for an empty queue, then requeues the uploads that have no record (their events were lost). */
+async function resumeLostWork(stack: LocalStack, print: (line: string) => void, stopped: () => boolean): Promise<ReconcileReport | null> {
+  const s3 = makeS3Client(stack.clients);
+  const sqs = makeSqsClient(stack.clients);
+  try {
+    for (;;) {
+      if (stopped()) return null;
+      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      if (Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) === 0) break;
+      await sleep(500);
+    }
+    // A minute of grace: an upload whose event is on its way is not lost.
+    const report = await reconcile(new BucketObjects(s3, stack.bucket), sqs, stack.queueUrl, { requeue: true, graceMs: 60_000, region: stack.clients.region });
+    print(`[stack] ${JSON.stringify({ time: new Date().toISOString(), level: report.missing.length ? 'warn' : 'info', event: 'stack.reconciled', checked: report.checked, requeued: report.requeued, neverPickedUp: report.neverPickedUp.map((o) => o.key) })}`);
+    return report;
+  } catch (err) {
+    if (stopped()) return null;
+    print(`[stack] ${JSON.stringify({ time: new Date().toISOString(), level: 'error', event: 'stack.reconcile-failed', error: (err as Error).message })}`);
+    return null;
+  } finally {
+    s3.destroy();
+    sqs.destroy();
+  }
 }
 
 function banner(stack: LocalStack, model: SeededModel, fleet: Fleet): string {
