@@ -2,7 +2,8 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT, runIfEntry, type CommandIo } from '../cli/entry.js';
-import { resolveModelFiles } from '../cli/model-args.js';
+import { initBackend } from '../../model/backend.js';
+import { backendFromEnv, resolveModelFiles } from '../cli/model-args.js';
 import { LOCAL_STACK } from '../local/constants.js';
 import { DEFAULT_DATA_DIR } from '../local/stack.js';
 import { runOnce, startLocal, type Running } from '../local/start.js';
@@ -14,7 +15,10 @@ const USAGE = `usage: npm start -- [--workers N] [--fresh] [--data-dir DIR] [--p
   --port P         the S3 + SQS endpoint's port (default ${LOCAL_STACK.port})
   --once [CSV]     upload CSV (default: a synthetic BTC/LTC/XRP sample) to test_url, wait for its run, copy its files, exit
   --out DIR        where --once copies preds.csv, forecast.csv, manifest.json (default ./out)
-  --timeout S      how long --once waits for the run (default 120)`;
+  --timeout S      how long --once waits for the run (default 120)
+  --reconcile-grace S
+                   at start-up, once the queue drains, uploads with no record that are older than S seconds are
+                   requeued (default 60)`;
 
 interface Cli {
   workers: number;
@@ -25,6 +29,7 @@ interface Cli {
   csv?: string;
   out: string;
   timeoutMs: number;
+  reconcileGraceMs: number;
 }
 
 function parseCli(argv: string[]): Cli | 'help' {
@@ -38,6 +43,7 @@ function parseCli(argv: string[]): Cli | 'help' {
       once: { type: 'boolean', default: false },
       out: { type: 'string', default: 'out' },
       timeout: { type: 'string', default: '120' },
+      'reconcile-grace': { type: 'string', default: '60' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -60,6 +66,7 @@ function parseCli(argv: string[]): Cli | 'help' {
     csv: positionals[0],
     out: values.out,
     timeoutMs: int('timeout', values.timeout, 1) * 1000,
+    reconcileGraceMs: int('reconcile-grace', values['reconcile-grace'], 0) * 1000,
   };
 }
 
@@ -83,9 +90,14 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
       dataDir: cli.dataDir,
       port: cli.port,
       quiet: cli.once,
+      reconcileGraceMs: cli.reconcileGraceMs,
       env: io.env,
       print: io.out,
-      modelFiles: () => resolveModelFiles({}, io.env, REPO_ROOT),
+      // Importing the team's files runs the version's self-check, which needs a backend.
+      modelFiles: async () => {
+        await initBackend(backendFromEnv(io.env));
+        return resolveModelFiles({}, io.env, REPO_ROOT);
+      },
     });
   } catch (err) {
     io.err(`start: ${(err as Error).message.split('\n')[0]}`);

@@ -36,6 +36,8 @@ export interface StartOptions {
   workerCommand?: string[];
   /** Extra variables for every worker (e.g. shorter heartbeats in tests). */
   workerEnv?: Record<string, string>;
+  /** Uploads younger than this are on their way, not lost, when the start-up reconciler looks (default 60 s). */
+  reconcileGraceMs?: number;
 }
 
 export interface Running {
@@ -110,7 +112,7 @@ export async function startLocal(opts: StartOptions): Promise<Running> {
   });
 
   let stopping: Promise<void> | undefined;
-  const reconciled = workers === 0 ? Promise.resolve(null) : resumeLostWork(stack, forward, () => stopping !== undefined);
+  const reconciled = workers === 0 ? Promise.resolve(null) : resumeLostWork(stack, forward, () => stopping !== undefined, opts.reconcileGraceMs ?? 60_000);
   return {
     stack,
     model,
@@ -125,7 +127,7 @@ export async function startLocal(opts: StartOptions): Promise<Running> {
 }
 
 /** Waits for an empty queue, then requeues the uploads that have no record (their events were lost). */
-async function resumeLostWork(stack: LocalStack, print: (line: string) => void, stopped: () => boolean): Promise<ReconcileReport | null> {
+async function resumeLostWork(stack: LocalStack, print: (line: string) => void, stopped: () => boolean, graceMs: number): Promise<ReconcileReport | null> {
   const s3 = makeS3Client(stack.clients);
   const sqs = makeSqsClient(stack.clients);
   try {
@@ -135,8 +137,8 @@ async function resumeLostWork(stack: LocalStack, print: (line: string) => void, 
       if (Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) === 0) break;
       await sleep(500);
     }
-    // A minute of grace: an upload whose event is on its way is not lost.
-    const report = await reconcile(new BucketObjects(s3, stack.bucket), sqs, stack.queueUrl, { requeue: true, graceMs: 60_000, region: stack.clients.region });
+    // Grace: an upload whose event is on its way is not lost.
+    const report = await reconcile(new BucketObjects(s3, stack.bucket), sqs, stack.queueUrl, { requeue: true, graceMs, region: stack.clients.region });
     print(`[stack] ${JSON.stringify({ time: new Date().toISOString(), level: report.missing.length ? 'warn' : 'info', event: 'stack.reconciled', checked: report.checked, requeued: report.requeued, neverPickedUp: report.neverPickedUp.map((o) => o.key) })}`);
     return report;
   } catch (err) {
