@@ -58,15 +58,17 @@ describe('one run per run id (claims with conditional writes, embedded stack)', 
   it("takes over the run of a worker that crashed holding its claim, once the claim expires", async () => {
     const body = await eventFor('incoming/crashed-claimant.csv');
     const runId = runIdOf(body);
-    const dead: ClaimRecord = { schema: 'crypto-open-fleet/run-claim/1', runId, worker: 'dead-worker', claimedAt: new Date(Date.now() - 60_000).toISOString(), expiresAt: new Date(Date.now() + 1_500).toISOString() };
+    const dead: ClaimRecord = { schema: 'crypto-open-fleet/run-claim/1', runId, worker: 'dead-worker', claimedAt: new Date(Date.now() - 60_000).toISOString(), expiresAt: new Date(Date.now() + 3_000).toISOString() };
     await stack.objects.putJson(claimKey(runId), dead);
     const w = await inProcessWorker(stack);
     try {
       await send(body);
-      await eventually(async () => (w.logs.some((l) => l.event === 'run.claimed-elsewhere' && l.runId === runId) ? true : undefined), 'the worker to wait on the claim');
       const manifest = await eventually(async () => ((await stack.objects.exists(runKey(runId, 'manifest'))) ? readJson<RunManifest>(stack, runKey(runId, 'manifest')) : undefined), 'the taken-over run');
       expect(manifest.worker.id).to.equal(w.logs[0]!.worker);
       expect(w.logs.find((l) => l.event === 'run.claim-taken-over')).to.include({ runId, from: 'dead-worker' });
+      // The safety property, whenever the message arrived: no inference before the dead worker's claim expired.
+      const started = w.logs.find((l) => l.event === 'run.started' && l.runId === runId)!;
+      expect(Date.parse(String(started.time)), 'inference started after the claim expired').to.be.at.least(Date.parse(dead.expiresAt));
     } finally {
       await w.stop();
     }
