@@ -52,7 +52,7 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
       region: run.outputs.region!,
       buckets: { [LOCAL_STACK.bucket]: bucket },
       queues: { [LOCAL_STACK.queueName]: String(work.name), [LOCAL_STACK.dlqName]: String(dlq.name) },
-      clusters: { 'this-cluster': String(single(run.resources, 'aws:ecs/cluster:Cluster').state.name) },
+      clusters: { 'this-cluster': String(single(run.resources, 'aws:ecs/cluster:Cluster', 'fleet-worker').state.name) },
     };
     worker = rolePrincipal(policies, 'worker', '-task');
     declared = {
