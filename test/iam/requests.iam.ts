@@ -128,6 +128,7 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     ['the team repoints the model in service', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
     ['an operator overwrites a run file', forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'runs/r/manifest.json' })],
     ['an operator deletes an upload', forbidden('operator', 'DeleteObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
+    ["an operator overwrites a model version's file", forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin' })],
     // The market-close schedule sends to the work queue and does nothing else.
     ['the forecast schedule sends to the DLQ', forbidden('forecast-scheduler', 'SendMessage', { queueUrl: queueUrl(LOCAL_STACK.dlqName) }, 'sqs')],
     ['the forecast schedule receives work', forbidden('forecast-scheduler', 'ReceiveMessage', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs')],
