@@ -53,12 +53,14 @@ export class DataBucket extends pulumi.ComponentResource {
         bucket: bucketId,
         policy: policyJson([
           {
-            // Binds every principal, operators included: a run's files and the history are written once.
+            // Binds every principal, operators included: a run's files, the history and a model version's files
+            // (models/<version>/...) are written once. The pointer models/current.json is not in a version's folder:
+            // the operator moves it.
             Sid: 'DenyOverwritesOfCreateOnlyPrefixes',
             Effect: 'Deny',
             Principal: '*',
             Action: ['s3:PutObject'],
-            Resource: CREATE_ONLY_PREFIXES.map((prefix) => pulumi.interpolate`${this.arn}/${prefix}*`),
+            Resource: [...CREATE_ONLY_PREFIXES.map((prefix) => `${prefix}*`), `${PREFIX.models}*/*`].map((pattern) => pulumi.interpolate`${this.arn}/${pattern}`),
             Condition: { Null: { 's3:if-none-match': 'true' } },
           },
           {

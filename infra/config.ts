@@ -22,6 +22,18 @@ export interface InfraConfig {
   forceDestroy: boolean;
   /** The oldest message of the work queue waiting longer than this raises an alarm (the near-real-time signal). */
   oldestMessageAlarmSeconds: number;
+  /** EventBridge Scheduler expressions (UTC) of the daily reconciler, the market-close forecast and the weekly retraining. */
+  reconcileCron: string;
+  /** The scheduled reconciler also requeues the missing uploads (its task role may then send to the work queue). */
+  reconcileRequeue: boolean;
+  /** Crypto's daily candle closes at 00:00 UTC: the forecast command is sent a few minutes after. */
+  marketCloseCron: string;
+  trainCron: string;
+  /** The training task's size (CPU units, MiB), a combination Fargate accepts. */
+  trainCpu: number;
+  trainMemory: number;
+  /** The version in service doing worse than the naive baseline this many days in a row raises an alarm. */
+  accuracyAlarmDays: number;
 }
 
 export const CONFIG_DEFAULTS = {
@@ -34,6 +46,13 @@ export const CONFIG_DEFAULTS = {
   logRetentionDays: 30,
   forceDestroy: false,
   oldestMessageAlarmSeconds: 300,
+  reconcileCron: 'cron(30 2 * * ? *)',
+  reconcileRequeue: false,
+  marketCloseCron: 'cron(5 0 * * ? *)',
+  trainCron: 'cron(0 1 ? * MON *)',
+  trainCpu: 4096,
+  trainMemory: 8192,
+  accuracyAlarmDays: 3,
 } as const satisfies Omit<InfraConfig, 'alarmEmail'>;
 
 /** What the parser reads: `pulumi.Config` in the program, a plain map in tests. */
@@ -80,19 +99,21 @@ export function parseInfraConfig(source: ConfigSource): InfraConfig {
   if (maxWorkers < minWorkers) throw new InfraConfigError('maxWorkers', `must be >= minWorkers (${minWorkers}), got ${maxWorkers}`);
   const maxReceiveCount = int('maxReceiveCount', 1, 1000);
 
-  const workerCpu = int('workerCpu', 256, 16384);
-  const memory = FARGATE_MEMORY[workerCpu];
-  if (!memory) throw new InfraConfigError('workerCpu', `expected one of ${Object.keys(FARGATE_MEMORY).join(', ')}, got ${workerCpu}`);
-  const workerMemory = int('workerMemory', 512, 122880);
-  const memoryFits =
-    (memory.also ?? []).includes(workerMemory) ||
-    (workerMemory >= memory.min && workerMemory <= memory.max && (workerMemory - memory.min) % memory.step === 0);
-  if (!memoryFits) {
-    throw new InfraConfigError(
-      'workerMemory',
-      `Fargate does not accept ${workerMemory} MiB with ${workerCpu} CPU units (allowed: ${[...(memory.also ?? []), memory.min].join(', ')} to ${memory.max} in steps of ${memory.step})`,
-    );
-  }
+  const fargateSize = (cpuKey: 'workerCpu' | 'trainCpu', memoryKey: 'workerMemory' | 'trainMemory'): [number, number] => {
+    const cpu = int(cpuKey, 256, 16384);
+    const memory = FARGATE_MEMORY[cpu];
+    if (!memory) throw new InfraConfigError(cpuKey, `expected one of ${Object.keys(FARGATE_MEMORY).join(', ')}, got ${cpu}`);
+    const mib = int(memoryKey, 512, 122880);
+    const memoryFits = (memory.also ?? []).includes(mib) || (mib >= memory.min && mib <= memory.max && (mib - memory.min) % memory.step === 0);
+    if (!memoryFits) {
+      throw new InfraConfigError(
+        memoryKey,
+        `Fargate does not accept ${mib} MiB with ${cpu} CPU units (allowed: ${[...(memory.also ?? []), memory.min].join(', ')} to ${memory.max} in steps of ${memory.step})`,
+      );
+    }
+    return [cpu, mib];
+  };
+  const [workerCpu, workerMemory] = fargateSize('workerCpu', 'workerMemory');
 
   const backlogRaw = source.get('backlogPerWorker');
   const backlogPerWorker = backlogRaw === undefined || backlogRaw === '' ? CONFIG_DEFAULTS.backlogPerWorker : Number(backlogRaw);
@@ -105,11 +126,13 @@ export function parseInfraConfig(source: ConfigSource): InfraConfig {
     throw new InfraConfigError('logRetentionDays', `CloudWatch Logs accepts ${LOG_RETENTION_DAYS.join(', ')}; got ${logRetentionDays}`);
   }
 
-  const forceRaw = source.get('forceDestroy');
-  if (forceRaw !== undefined && forceRaw !== '' && forceRaw !== 'true' && forceRaw !== 'false') {
-    throw new InfraConfigError('forceDestroy', `expected true or false, got ${JSON.stringify(forceRaw)}`);
-  }
-  const forceDestroy = forceRaw === undefined || forceRaw === '' ? CONFIG_DEFAULTS.forceDestroy : forceRaw === 'true';
+  const bool = (key: 'forceDestroy' | 'reconcileRequeue'): boolean => {
+    const raw = source.get(key);
+    if (raw === undefined || raw === '') return CONFIG_DEFAULTS[key];
+    if (raw !== 'true' && raw !== 'false') throw new InfraConfigError(key, `expected true or false, got ${JSON.stringify(raw)}`);
+    return raw === 'true';
+  };
+  const forceDestroy = bool('forceDestroy');
 
   const alarmEmail = source.get('alarmEmail') || undefined;
   if (alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(alarmEmail)) {
@@ -118,5 +141,55 @@ export function parseInfraConfig(source: ConfigSource): InfraConfig {
 
   const oldestMessageAlarmSeconds = int('oldestMessageAlarmSeconds', 60, 14 * 24 * 3600);
 
-  return { minWorkers, maxWorkers, maxReceiveCount, workerCpu, workerMemory, backlogPerWorker, alarmEmail, logRetentionDays, forceDestroy, oldestMessageAlarmSeconds };
+  const cron = (key: 'reconcileCron' | 'marketCloseCron' | 'trainCron'): string => {
+    const raw = source.get(key);
+    if (raw === undefined || raw === '') return CONFIG_DEFAULTS[key];
+    const problem = cronProblem(raw);
+    if (problem)
+      throw new InfraConfigError(
+        key,
+        `${problem}; got ${JSON.stringify(raw)} (expected an EventBridge Scheduler cron(minutes hours day-of-month month day-of-week year), in UTC, such as ${JSON.stringify(CONFIG_DEFAULTS[key])})`,
+      );
+    return raw.trim();
+  };
+  const [trainCpu, trainMemory] = fargateSize('trainCpu', 'trainMemory');
+
+  return {
+    minWorkers,
+    maxWorkers,
+    maxReceiveCount,
+    workerCpu,
+    workerMemory,
+    backlogPerWorker,
+    alarmEmail,
+    logRetentionDays,
+    forceDestroy,
+    oldestMessageAlarmSeconds,
+    reconcileCron: cron('reconcileCron'),
+    reconcileRequeue: bool('reconcileRequeue'),
+    marketCloseCron: cron('marketCloseCron'),
+    trainCron: cron('trainCron'),
+    trainCpu,
+    trainMemory,
+    accuracyAlarmDays: int('accuracyAlarmDays', 1, 365),
+  };
+}
+
+const CRON_FIELD = /^[0-9A-Za-z*?,/#-]+$/;
+
+/**
+ * Why `expression` is not a recurring EventBridge Scheduler cron, or undefined when it is: six fields, each of
+ * digits, names and the operators `* ? , - / L W #`, and `?` in exactly one of day-of-month and day-of-week.
+ * The service itself checks the values' ranges at deploy time.
+ */
+export function cronProblem(expression: string): string | undefined {
+  const m = /^cron\((.*)\)$/.exec(expression.trim());
+  if (!m) return 'not of the form cron(...)';
+  const fields = m[1]!.trim().split(/\s+/);
+  if (fields.length !== 6) return `cron() needs 6 fields, found ${fields.length}`;
+  const bad = fields.find((f) => !CRON_FIELD.test(f));
+  if (bad !== undefined) return `field ${JSON.stringify(bad)} holds a character cron() does not accept`;
+  const [, , dayOfMonth, , dayOfWeek] = fields;
+  if ((dayOfMonth === '?') === (dayOfWeek === '?')) return 'exactly one of day-of-month (field 3) and day-of-week (field 5) must be "?"';
+  return undefined;
 }

@@ -11,6 +11,7 @@ import { WorkerImage } from './image.js';
 import { Network } from './network.js';
 import { WorkQueues } from './queues.js';
 import { OperatorAccess } from './operator-access.js';
+import { FleetSchedules } from './schedules.js';
 import type { SourceRevision } from './provenance.js';
 import { TeamAccess } from './team-access.js';
 import { UploadTrigger } from './upload-trigger.js';
@@ -96,10 +97,39 @@ export function createStack({ config, imageContext, revision }: StackArgs): Stac
     },
     opts,
   );
-  new WorkerMetrics(`${NAME}-metrics`, { logGroupName: workers.logGroup.name }, opts);
+  const schedules = new FleetSchedules(
+    NAME,
+    {
+      ...config,
+      imageRef: image.ref,
+      codeCommit: revision.commit,
+      repositoryArn: image.repository.arn,
+      region,
+      accountId,
+      bucketName: bucket.name,
+      bucketArn: bucket.arn,
+      workQueueUrl: queues.work.url,
+      workQueueArn: queues.work.arn,
+      dlqUrl: queues.dlq.url,
+      subnetIds: network.subnets.map((s) => s.id),
+      securityGroupId: network.securityGroup.id,
+    },
+    opts,
+  );
+  new WorkerMetrics(
+    `${NAME}-metrics`,
+    { logGroupName: workers.logGroup.name, reconcileLogGroupName: schedules.reconcile.logGroup.name, trainLogGroupName: schedules.train.logGroup.name },
+    opts,
+  );
   const alarm = new FleetAlarms(
     `${NAME}-alarms`,
-    { workQueueName: queues.work.name, dlqName: queues.dlq.name, oldestMessageSeconds: config.oldestMessageAlarmSeconds, email: config.alarmEmail },
+    {
+      workQueueName: queues.work.name,
+      dlqName: queues.dlq.name,
+      oldestMessageSeconds: config.oldestMessageAlarmSeconds,
+      email: config.alarmEmail,
+      accuracyAlarmDays: config.accuracyAlarmDays,
+    },
     opts,
   );
   const dashboard = new FleetDashboard(

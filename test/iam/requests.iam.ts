@@ -3,7 +3,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import { LOCAL_STACK } from '../../worker/local/constants.js';
 import type { RecordedRequest } from '../../worker/runtime/request-log.js';
-import { programRun, single } from '../infra/fixture.js';
+import { ofType, programRun, single } from '../infra/fixture.js';
 import { OPERATIONS, type Target } from './actions.js';
 import { deniedLines, evaluateRequests, type Declared, type DeclaredPrincipal } from './evaluate.js';
 import { managedPolicyPrincipal, programPolicies, rolePrincipal } from './program-policies.js';
@@ -38,6 +38,8 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
   let declared: Declared;
   let worker: DeclaredPrincipal;
   let bucket: string;
+  /** 'fleet-reconcile' -> its task definition's family. */
+  let families: Record<string, string>;
   before(async function () {
     this.timeout(120_000);
     requests = readLog();
@@ -52,12 +54,26 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
       region: run.outputs.region!,
       buckets: { [LOCAL_STACK.bucket]: bucket },
       queues: { [LOCAL_STACK.queueName]: String(work.name), [LOCAL_STACK.dlqName]: String(dlq.name) },
-      clusters: { 'this-cluster': String(single(run.resources, 'aws:ecs/cluster:Cluster').state.name) },
+      clusters: {
+        'this-cluster': String(single(run.resources, 'aws:ecs/cluster:Cluster', 'fleet-worker').state.name),
+        'tasks-cluster': String(single(run.resources, 'aws:ecs/cluster:Cluster', 'fleet-tasks').state.arn),
+      },
+      // RunTask by family: the scheduled tasks' definitions and the roles they pass.
+      taskDefinitions: Object.fromEntries(
+        ofType(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').map((d) => [String(d.inputs.family), { arn: String(d.state.arn), roles: [String(d.inputs.taskRoleArn), String(d.inputs.executionRoleArn)] }]),
+      ),
     };
+    families = Object.fromEntries(ofType(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').map((d) => [d.name.replace(/-task(-definition)?$/, ''), String(d.inputs.family)]));
     worker = rolePrincipal(policies, 'worker', '-task');
     declared = {
       principals: [
         worker,
+        // The scheduled tasks record as their task roles (AWS_REQUEST_PRINCIPAL), and the schedules' own roles.
+        rolePrincipal(policies, 'reconcile-task', '-reconcile-task-role'),
+        rolePrincipal(policies, 'train-task', '-train-task-role'),
+        rolePrincipal(policies, 'reconcile-scheduler', '-reconcile-scheduler-role'),
+        rolePrincipal(policies, 'train-scheduler', '-train-scheduler-role'),
+        rolePrincipal(policies, 'forecast-scheduler', '-forecast-scheduler-role'),
         // The team and the operators attach the managed policies to their own identities, outside the stack.
         managedPolicyPrincipal(policies, 'team', 'fleet-team', `arn:aws:iam::${accountId}:user/team-frontend`),
         managedPolicyPrincipal(policies, 'operator', 'fleet-operator', `arn:aws:iam::${accountId}:user/operator`),
@@ -67,9 +83,10 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     };
   });
 
-  it('recorded the work of every principal', () => {
+  it('recorded the work of every principal, each declared', () => {
     const principals = new Set(requests.map((r) => r.principal));
-    expect([...principals].sort()).to.deep.equal(['operator', 'team', 'worker']);
+    expect([...principals]).to.include.members(['operator', 'reconcile-task', 'team', 'worker']);
+    expect([...principals].filter((p) => !declared.principals.some((d) => d.label === p)), 'recorded principals not declared').to.deep.equal([]);
   });
 
   it('allows every request the worker, the team and the operator commands made', async () => {
@@ -94,6 +111,7 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     expect([...inCode].filter((op) => !recorded.has(op)), 'operations the end-to-end suite never made (add a scenario)').to.deep.equal([]);
   });
 
+  const queueUrl = (name: string) => `http://127.0.0.1:4569/${LOCAL_STACK.accountId}/${name}`;
   const forbidden = (principal: string, operation: string, params: RecordedRequest['params'], service = 's3'): RecordedRequest => ({ principal, service, operation, region: LOCAL_STACK.region, params });
   const MUST_DENY: [string, RecordedRequest][] = [
     ['the worker writes an upload', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
@@ -110,7 +128,63 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     ['the team repoints the model in service', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
     ['an operator overwrites a run file', forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'runs/r/manifest.json' })],
     ['an operator deletes an upload', forbidden('operator', 'DeleteObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
+    ["an operator overwrites a model version's file", forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin' })],
+    // The market-close schedule sends to the work queue and does nothing else.
+    ['the forecast schedule sends to the DLQ', forbidden('forecast-scheduler', 'SendMessage', { queueUrl: queueUrl(LOCAL_STACK.dlqName) }, 'sqs')],
+    ['the forecast schedule receives work', forbidden('forecast-scheduler', 'ReceiveMessage', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs')],
+    ['the forecast schedule purges the work queue', forbidden('forecast-scheduler', 'PurgeQueue', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs')],
+    ['the forecast schedule reads an object', forbidden('forecast-scheduler', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'history/x.csv' })],
+    ['the forecast schedule writes an upload', forbidden('forecast-scheduler', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv', ifNoneMatch: '*' })],
+    ['the forecast schedule lists the bucket', forbidden('forecast-scheduler', 'ListObjectsV2', { bucket: LOCAL_STACK.bucket, prefix: 'incoming/' })],
+    // The training creates a version's files and nothing else: not the pointer, not the registry, no overwrite.
+    ['the training repoints the model in service', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
+    ['the training repoints the model in service (If-Match)', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json', ifMatch: '"abc"' })],
+    ['the training creates the pointer', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json', ifNoneMatch: '*' })],
+    ['the training overwrites a version file', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin' })],
+    ['the training overwrites a version file (If-Match)', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/metadata.json', ifMatch: '"abc"' })],
+    ['the training writes the registry', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/v-x.json', ifNoneMatch: '*' })],
+    ['the training writes history', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'history/x.csv', ifNoneMatch: '*' })],
+    ['the training reads an upload', forbidden('train-task', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
+    ['the training sends work', forbidden('train-task', 'SendMessage', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs')],
+    ['the training deletes a version file', forbidden('train-task', 'DeleteObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin' })],
+    // The reconciler reports: it reads status records and lists uploads, and (requeue off by default) sends nothing.
+    ['the reconciler requeues with requeue off', forbidden('reconcile-task', 'SendMessage', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs')],
+    ['the reconciler writes a status record', forbidden('reconcile-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'status/x.json', ifNoneMatch: '*' })],
+    ['the reconciler reads an upload', forbidden('reconcile-task', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
+    ['the reconciler lists versions outside incoming/', forbidden('reconcile-task', 'ListObjectVersions', { bucket: LOCAL_STACK.bucket, prefix: 'runs/' })],
   ];
+  const runTask = (principal: string, family: () => string): RecordedRequest => ({
+    principal,
+    service: 'ecs',
+    operation: 'RunTask',
+    region: LOCAL_STACK.region,
+    params: { cluster: 'tasks-cluster', taskDefinition: family() },
+  });
+  const MUST_DENY_LATER: [string, () => RecordedRequest][] = [
+    ["the reconciler's schedule runs the training", () => runTask('reconcile-scheduler', () => families['fleet-train']!)],
+    ["the training's schedule runs the reconciler", () => runTask('train-scheduler', () => families['fleet-reconcile']!)],
+    ["a task's schedule runs its task in the workers' cluster", () => ({ ...runTask('train-scheduler', () => families['fleet-train']!), params: { cluster: 'this-cluster', taskDefinition: families['fleet-train']! } })],
+  ];
+  for (const [what, request] of MUST_DENY_LATER) {
+    it(`denies: ${what}`, async () => {
+      const decisions = await evaluateRequests([request()], declared);
+      expect(decisions.some((d) => !d.allowed), decisions.map((d) => d.line).join('\n')).to.equal(true);
+    });
+  }
+  const MUST_ALLOW: [string, () => RecordedRequest][] = [
+    ['the forecast schedule sends its command to the work queue', () => forbidden('forecast-scheduler', 'SendMessage', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs')],
+    ["the reconciler's schedule runs the reconciler (passing its roles)", () => runTask('reconcile-scheduler', () => families['fleet-reconcile']!)],
+    ["the training's schedule runs the training (passing its roles)", () => runTask('train-scheduler', () => families['fleet-train']!)],
+    ['the training creates a version file', () => forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin', ifNoneMatch: '*' })],
+    ['the training reads history and the pointer', () => forbidden('train-task', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
+    ['the operator repoints the model in service', () => forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
+  ];
+  for (const [what, request] of MUST_ALLOW) {
+    it(`allows: ${what}`, async () => {
+      const decisions = await evaluateRequests([request()], declared);
+      expect(deniedLines(decisions)).to.deep.equal([]);
+    });
+  }
   for (const [what, request] of MUST_DENY) {
     it(`denies: ${what}`, async () => {
       const decisions = await evaluateRequests([request], declared);

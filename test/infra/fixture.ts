@@ -15,7 +15,22 @@ export const REVISION = sourceRevision(repoRoot);
 export const PROGRAM_CONFIG = { alarmEmail: ALARM_EMAIL };
 
 /** A second stack config: every changed value must reach the resources. */
-export const CHANGED_CONFIG = { minWorkers: '0', maxWorkers: '9', maxReceiveCount: '7', workerCpu: '1024', workerMemory: '3072', backlogPerWorker: '12', logRetentionDays: '90' };
+export const CHANGED_CONFIG = {
+  minWorkers: '0',
+  maxWorkers: '9',
+  maxReceiveCount: '7',
+  workerCpu: '1024',
+  workerMemory: '3072',
+  backlogPerWorker: '12',
+  logRetentionDays: '90',
+  reconcileCron: 'cron(15 4 * * ? *)',
+  reconcileRequeue: 'true',
+  marketCloseCron: 'cron(2 0 * * ? *)',
+  trainCron: 'cron(0 3 ? * SUN *)',
+  trainCpu: '8192',
+  trainMemory: '16384',
+  accuracyAlarmDays: '5',
+};
 
 export interface StackRun {
   resources: Recorded[];

@@ -34,8 +34,9 @@ describe('infra: IAM', () => {
         }
       }
     }
-    // bucket, queue, team, operator, task, execution policies and two trust policies.
-    expect(new Set(found.map((f) => f.where)).size).to.equal(8);
+    // bucket, queue, team, operator, task, execution policies and two trust policies; for each of the two scheduled
+    // tasks its task, execution and scheduler roles (policy and trust); the forecast schedule's role (policy and trust).
+    expect(new Set(found.map((f) => f.where)).size).to.equal(8 + 2 * 6 + 2);
     for (const { where, statement } of found) {
       expect(statement, where).to.not.have.any.keys('NotAction', 'NotResource', 'NotPrincipal');
       const actions = asList(statement.Action);
@@ -54,7 +55,7 @@ describe('infra: IAM', () => {
 
   it('gives the task role only what the worker does, each action on its own resource', () => {
     const { policy } = rolePolicy('-task');
-    const cluster = single(run.resources, 'aws:ecs/cluster:Cluster').state;
+    const cluster = single(run.resources, 'aws:ecs/cluster:Cluster', 'fleet-worker').state;
     expect(grants(policy)).to.deep.equal({
       ReadUploads: { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${bucketArn}/incoming/*`] },
       ReadModels: { actions: ['s3:GetObject'], resources: [`${bucketArn}/models/*`] },
@@ -82,7 +83,7 @@ describe('infra: IAM', () => {
   it('gives the execution role image pull on its repository and log delivery to its group', () => {
     const { policy } = rolePolicy('-execution');
     const repository = single(run.resources, 'aws:ecr/repository:Repository').state.arn;
-    const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup').state.arn;
+    const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup', 'fleet-worker-logs').state.arn;
     expect(grants(policy)).to.deep.equal({
       EcrLogin: { actions: ['ecr:GetAuthorizationToken'], resources: ['*'] },
       PullWorkerImage: { actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], resources: [repository] },
@@ -105,7 +106,7 @@ describe('infra: IAM', () => {
   });
 
   it('uses the two roles in the task definition', () => {
-    const task = single(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs;
+    const task = single(run.resources, 'aws:ecs/taskDefinition:TaskDefinition', 'fleet-worker-task').inputs;
     expect(task.taskRoleArn).to.equal(single(run.resources, 'aws:iam/role:Role', '-task').state.arn);
     expect(task.executionRoleArn).to.equal(single(run.resources, 'aws:iam/role:Role', '-execution').state.arn);
   });

@@ -41,6 +41,8 @@ function mockState(type: string, name: string, inputs: Record<string, any>): { i
       const url = `https://sqs.${REGION}.amazonaws.com/${ACCOUNT}/${name}`;
       return { id: url, state: { ...inputs, name, url, arn: arn('sqs', name) } };
     }
+    case 'aws:ecs/taskDefinition:TaskDefinition':
+      return { id: name, state: { ...inputs, arn: arn('ecs', `task-definition/${inputs.family}:1`), revision: 1 } };
     case 'aws:ecs/cluster:Cluster':
       return { id: name, state: { ...inputs, name, arn: arn('ecs', `cluster/${name}`) } };
     case 'aws:ecr/repository:Repository':

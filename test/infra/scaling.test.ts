@@ -15,7 +15,7 @@ describe('infra: autoscaling, alarms and outputs', () => {
     names = {
       queue: single(run.resources, 'aws:sqs/queue:Queue', '-work').state.name,
       dlq: single(run.resources, 'aws:sqs/queue:Queue', '-dlq').state.name,
-      cluster: single(run.resources, 'aws:ecs/cluster:Cluster').state.name,
+      cluster: single(run.resources, 'aws:ecs/cluster:Cluster', 'fleet-worker').state.name,
       service: single(run.resources, 'aws:ecs/service:Service').state.name,
     };
   });
@@ -131,8 +131,9 @@ describe('infra: autoscaling, alarms and outputs', () => {
       const subscription = single(run.resources, 'aws:sns/topicSubscription:TopicSubscription').inputs;
       expect(subscription).to.deep.equal({ topic: single(run.resources, 'aws:sns/topic:Topic').state.arn, protocol: 'email', endpoint: ALARM_EMAIL });
       expect(ofType(changed.resources, 'aws:sns/topicSubscription:TopicSubscription')).to.be.empty;
-      // The wake rule, the DLQ, the oldest upload, the worker errors and the model check.
-      expect(ofType(changed.resources, ALARM)).to.have.lengthOf(5);
+      // The wake rule, the DLQ, the oldest upload, the worker errors, the model check, the missing uploads, the accuracy
+      // and the scheduled tasks' errors.
+      expect(ofType(changed.resources, ALARM)).to.have.lengthOf(8);
     });
   });
 
@@ -155,9 +156,9 @@ describe('infra: autoscaling, alarms and outputs', () => {
     it('alarms on any error a worker logs, counted from its log group by a metric filter', () => {
       const alarm = single(run.resources, ALARM, '-worker-errors').inputs;
       expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'WorkerErrors', statistic: 'Sum', threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold' });
-      const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup').state.name;
-      const filters = ofType(run.resources, 'aws:cloudwatch/logMetricFilter:LogMetricFilter');
-      expect(filters.map((f) => f.inputs.metricTransformation.name).sort()).to.deep.equal(['ModelCheckFailed', 'RunLatencyMs', 'RunsFailed', 'RunsSucceeded', 'WorkerErrors']);
+      const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup', 'fleet-worker-logs').state.name;
+      const filters = ofType(run.resources, 'aws:cloudwatch/logMetricFilter:LogMetricFilter').filter((f) => f.inputs.logGroupName === logGroup);
+      expect(filters.map((f) => f.inputs.metricTransformation.name).sort()).to.deep.equal(['DaysWorseThanNaive', 'ModelCheckFailed', 'RunLatencyMs', 'RunsFailed', 'RunsSucceeded', 'WorkerErrors']);
       for (const f of filters) expect(f.inputs.logGroupName, f.name).to.equal(logGroup);
       const errors = filters.find((f) => f.inputs.metricTransformation.name === 'WorkerErrors')!;
       expect(errors.inputs.pattern).to.equal('{ $.level = "error" }');

@@ -20,7 +20,7 @@ interface ContainerDefinition {
 }
 
 const containers = (run: StackRun): ContainerDefinition[] =>
-  JSON.parse(single(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs.containerDefinitions);
+  JSON.parse(single(run.resources, 'aws:ecs/taskDefinition:TaskDefinition', 'fleet-worker-task').inputs.containerDefinitions);
 
 describe('infra: worker image, task and service', () => {
   let run: StackRun;
@@ -99,36 +99,36 @@ describe('infra: worker image, task and service', () => {
     });
 
     it('is a Fargate x86_64 task sized from the config (defaults 512 CPU units, 1024 MiB) and tells the worker maxReceiveCount', async () => {
-      const task = single(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs;
+      const task = single(run.resources, 'aws:ecs/taskDefinition:TaskDefinition', 'fleet-worker-task').inputs;
       expect(task).to.deep.include({ cpu: '512', memory: '1024', networkMode: 'awsvpc', requiresCompatibilities: ['FARGATE'] });
       expect(task.runtimePlatform).to.deep.equal({ operatingSystemFamily: 'LINUX', cpuArchitecture: 'X86_64' });
-      const changed = single((await changedRun()).resources, 'aws:ecs/taskDefinition:TaskDefinition').inputs;
+      const changed = single((await changedRun()).resources, 'aws:ecs/taskDefinition:TaskDefinition', 'fleet-worker-task').inputs;
       expect(changed).to.deep.include({ cpu: '1024', memory: '3072' });
       const changedEnv = JSON.parse(changed.containerDefinitions)[0].environment;
       expect(changedEnv).to.deep.include({ name: WORKER_ENV.maxReceiveCount, value: '7' });
     });
 
     it('logs to its own group with the configured retention', async () => {
-      const group = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup');
+      const group = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup', 'fleet-worker-logs');
       expect(group.inputs.retentionInDays).to.equal(30);
       expect(containers(run)[0]!.logConfiguration).to.deep.equal({
         logDriver: 'awslogs',
         options: { 'awslogs-group': group.state.name, 'awslogs-region': REGION, 'awslogs-stream-prefix': 'worker' },
       });
-      expect(single((await changedRun()).resources, 'aws:cloudwatch/logGroup:LogGroup').inputs.retentionInDays).to.equal(90);
+      expect(single((await changedRun()).resources, 'aws:cloudwatch/logGroup:LogGroup', 'fleet-worker-logs').inputs.retentionInDays).to.equal(90);
     });
   });
 
   describe('cluster and service', () => {
     it('enables Container Insights on the cluster (its task counts drive the scaling)', () => {
-      expect(single(run.resources, 'aws:ecs/cluster:Cluster').inputs.settings).to.deep.equal([{ name: 'containerInsights', value: 'enabled' }]);
+      expect(single(run.resources, 'aws:ecs/cluster:Cluster', 'fleet-worker').inputs.settings).to.deep.equal([{ name: 'containerInsights', value: 'enabled' }]);
     });
 
     it('runs the task definition on Fargate in the cluster, starting at minWorkers and leaving the count to autoscaling', async () => {
       const service = single(run.resources, 'aws:ecs/service:Service');
       expect(service.inputs).to.deep.include({
-        cluster: single(run.resources, 'aws:ecs/cluster:Cluster').state.arn,
-        taskDefinition: single(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').state.arn,
+        cluster: single(run.resources, 'aws:ecs/cluster:Cluster', 'fleet-worker').state.arn,
+        taskDefinition: single(run.resources, 'aws:ecs/taskDefinition:TaskDefinition', 'fleet-worker-task').state.arn,
         launchType: 'FARGATE',
         desiredCount: 2,
       });
@@ -142,13 +142,13 @@ describe('infra: worker image, task and service', () => {
       expect(service.inputs).to.not.have.property('loadBalancers');
       expect(service.ignoreChanges).to.deep.equal(['desiredCount']);
       expect(single((await changedRun()).resources, 'aws:ecs/service:Service').inputs.desiredCount).to.equal(0);
-      expect(run.outputs.cluster_name).to.equal(single(run.resources, 'aws:ecs/cluster:Cluster').state.name);
+      expect(run.outputs.cluster_name).to.equal(single(run.resources, 'aws:ecs/cluster:Cluster', 'fleet-worker').state.name);
       expect(run.outputs.service_name).to.equal(service.state.name);
     });
 
     it('starts the service after, and stops it before, its roles\' policies and the subnets\' routes', () => {
       const service = single(run.resources, 'aws:ecs/service:Service');
-      const needed = [...ofType(run.resources, 'aws:iam/rolePolicy:RolePolicy'), ...ofType(run.resources, 'aws:ec2/routeTableAssociation:RouteTableAssociation')];
+      const needed = [...ofType(run.resources, 'aws:iam/rolePolicy:RolePolicy').filter((p) => p.name.startsWith('fleet-worker-')), ...ofType(run.resources, 'aws:ec2/routeTableAssociation:RouteTableAssociation')];
       expect(needed).to.have.length(4);
       for (const r of needed) expect(service.dependencies, r.urn).to.include(r.urn);
     });

@@ -4,7 +4,7 @@ import type { ModelPointer } from '../runtime/model-source.js';
 import type { BucketObjects } from '../runtime/s3-objects.js';
 
 /**
- * Uploads a model version under `models/<version>/` (content-addressed, so re-uploading is harmless),
+ * Uploads a model version under `models/<version>/` (content-addressed and create-only, so re-uploading is harmless),
  * `metadata.json` last, then points `pointerKey` at it when `makeCurrent`.
  */
 export async function publishModelVersion(objects: BucketObjects, files: ModelVersionFiles, pointerKey: string, makeCurrent: boolean): Promise<ModelPointer> {
@@ -13,7 +13,8 @@ export async function publishModelVersion(objects: BucketObjects, files: ModelVe
   const pointer: ModelPointer = { version: metadata.version, prefix: modelPrefix(metadata.version) };
   const ordered = [...files.keys()].sort((a, b) => Number(a === 'metadata.json') - Number(b === 'metadata.json'));
   for (const name of ordered) {
-    await objects.put(`${pointer.prefix}${name}`, files.get(name)!, name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    // Create-only (If-None-Match), as the bucket policy requires under models/<version>/: the same bytes again count as written.
+    await objects.create(`${pointer.prefix}${name}`, files.get(name)!, name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
   }
   if (makeCurrent) await objects.putJson(pointerKey, pointer);
   return pointer;
