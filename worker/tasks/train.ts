@@ -12,7 +12,7 @@ import { dayNumber, HistoryStore, isoDay, parseSegmentCsv } from '../runtime/his
 import { LOG_LEVELS, type Logger, type LogLevel } from '../runtime/log.js';
 import { loadBucketVersion } from '../runtime/model-files.js';
 import { readModelPointer } from '../runtime/model-source.js';
-import type { BucketObjects } from '../runtime/s3-objects.js';
+import { ObjectExistsError, type BucketObjects } from '../runtime/s3-objects.js';
 
 /**
  * Retraining from the pipeline's own data: the history store's rows dated on or before a cut-off, the SPEC network
@@ -178,9 +178,10 @@ async function baselineModel(objects: BucketObjects, pointerKey: string, log?: L
 
 /**
  * Trains a candidate from the history as of `settings.asOf` and writes it under `models/<version>/`, each file
- * created only if absent (metadata.json last, so a listed version is complete). Returns the version and its record.
+ * created only if absent (metadata.json last, so a listed version is complete). Returns the version and its record;
+ * `existed` when the same version (same weights and scalers) was already there, whose metadata.json is kept.
  */
-export async function trainCandidate(objects: BucketObjects, settings: TrainSettings, log?: Logger): Promise<TrainedVersion & { version: string }> {
+export async function trainCandidate(objects: BucketObjects, settings: TrainSettings, log?: Logger): Promise<TrainedVersion & { version: string; existed: boolean }> {
   if (settings.backend) await switchBackend(settings.backend);
   const data = await readTrainingData(objects, settings.asOf, settings.symbols);
   log?.info('train.data', { asOf: settings.asOf, symbols: [...data.histories].map(([s, r]) => ({ symbol: s, rows: r.length })), objects: data.objects.length });
@@ -204,6 +205,15 @@ export async function trainCandidate(objects: BucketObjects, settings: TrainSett
   const version = trained.metadata.version;
   const prefix = modelPrefix(version);
   const names = [...trained.files.keys()].sort((a, b) => Number(a === 'metadata.json') - Number(b === 'metadata.json'));
-  for (const name of names) await objects.create(`${prefix}${name}`, trained.files.get(name)!, name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
-  return { ...trained, version };
+  let existed = false;
+  for (const name of names) {
+    try {
+      await objects.create(`${prefix}${name}`, trained.files.get(name)!, name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    } catch (err) {
+      // The same weights and scalers trained before (the id is their content): the first run's record stands.
+      if (!(err instanceof ObjectExistsError) || name !== 'metadata.json') throw err;
+      existed = true;
+    }
+  }
+  return { ...trained, version, existed };
 }
