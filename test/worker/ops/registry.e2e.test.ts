@@ -15,6 +15,7 @@ import { readChangeLog } from '../../../worker/ops/registry.js';
 import { readModelPointer } from '../../../worker/runtime/model-source.js';
 import { loadBucketVersion } from '../../../worker/runtime/model-files.js';
 import { writeWindows } from '../../../model/features.js';
+import { loadModelVersionFromFiles, prepareModelVersion } from '../../../model/model-store.js';
 import { createInference } from '../../../model/inference.js';
 import { historyFeatures } from '../../../model/train/dataset.js';
 import { N_FEATURES } from '../../../model/types.js';
@@ -127,6 +128,30 @@ describe('model registry and retraining: train, review, use, roll back (embedded
     expect(r.code, r.stderr).to.equal(0);
     // weights.bin, model.json and scalers.json were created again with the same bytes (a create-only PUT accepts only those).
     expect(r.stdout).to.contain(`trained ${candidate} (candidate) as of ${asOf} to s3://crypto-open-local/models/${candidate}/ (already there: the same weights and scalers)`);
+  });
+
+  it('exports the candidate as a Keras 2.2.4 HDF5 file and scalers JSON; re-imported, it gives the same outputs', async () => {
+    const h5 = path.join(tmp, 'candidate.h5');
+    const r = await model('export', candidate, '--h5', h5);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.equal(`exported ${candidate} (candidate) to ${h5} and ${path.join(tmp, 'candidate.scalers.json')}\n`);
+    // The importer pairs a model file with a scaler.pkl; the network's outputs do not depend on which.
+    const imported = await loadModelVersionFromFiles((await prepareModelVersion(h5, shared('model_out/scaler.pkl'))).files);
+    const original = await loadBucketVersion(fleet.objects, candidate);
+    const rows = (await loadHistories()).get('LTC')!.slice(0, 80);
+    const windows = new Float32Array((rows.length + 1) * 5 * N_FEATURES);
+    writeWindows(historyFeatures(rows, original.scalers.symbols.get('LTC')!), rows.length, 5, windows, 0);
+    const [ea, eb] = [createInference(original, 'fast'), createInference(imported, 'fast')];
+    try {
+      const [ya, yb] = [await ea.predict(windows, rows.length + 1), await eb.predict(windows, rows.length + 1)];
+      expect(Buffer.from(ya.buffer).equals(Buffer.from(yb.buffer))).to.equal(true);
+    } finally {
+      ea.dispose();
+      eb.dispose();
+    }
+    const scalers = JSON.parse(fs.readFileSync(path.join(tmp, 'candidate.scalers.json'), 'utf8'));
+    expect(Object.keys(scalers.scalers)).to.deep.equal(['BTC', 'LTC']);
+    expect(scalers.scalers.LTC.v_open.mean_).to.deep.equal([original.scalers.symbols.get('LTC')!.v_open!.mean]);
   });
 
   it('refuses to put a candidate in service, and needs a reason', async () => {
