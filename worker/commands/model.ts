@@ -1,5 +1,6 @@
 /**
- * `npm run model -- <verb> ...`: the model registry (list, publish, approve, reject, use, rollback, log), export,
+ * `npm run model -- <verb> ...`: the model registry (list, publish, approve, reject, use, rollback, log, shadow),
+ * export, realized accuracy,
  * plus the target flags (local stack by default, `--target aws`). Every verb prints the version ids it touched.
  */
 import path from 'node:path';
@@ -9,17 +10,19 @@ import type { ChangeLogEntry } from '../../shared/registry.js';
 import { REPO_ROOT, runIfEntry, type CommandIo } from '../cli/entry.js';
 import { MODEL_ARGS, resolveModelFiles } from '../cli/model-args.js';
 import { resolveStackTarget, STACK_ARGS, STACK_ARGS_HELP } from '../cli/stack-args.js';
+import { accuracyReport } from '../ops/accuracy-report.js';
 import { exportModelVersion, scalersFileFor } from '../ops/model-export.js';
 import { publishModelVersion } from '../ops/model-publish.js';
 import { listModelVersions } from '../ops/model-versions.js';
 import { principalOf } from '../ops/principal.js';
 import {
-  initialStatus, readChangeLog, readStatusRecord, recordNewVersion, requireReason, reviewVersion, rollbackVersion, statusOf, useApprovedVersion,
+  initialStatus, readChangeLog, readStatusRecord, recordNewVersion, requireReason, reviewVersion, rollbackVersion, setShadowVersion, statusOf, useApprovedVersion,
   type RegistryContext,
 } from '../ops/registry.js';
 import { describeStackError, type StackTarget } from '../ops/stack.js';
 import { makeS3Client } from '../runtime/aws-clients.js';
 import { BucketObjects } from '../runtime/s3-objects.js';
+import { parseAsOf } from '../tasks/train.js';
 
 const USAGE = `usage: npm run model -- <verb> [options]
   list                              the versions under models/ with their status; * marks the one in service
@@ -35,9 +38,13 @@ const USAGE = `usage: npm run model -- <verb> [options]
   log                               the change log, oldest first
   export VERSION --h5 FILE [--scalers FILE]
                                     a Keras 2.2.4 HDF5 file and the scalers as JSON (default FILE.scalers.json)
+  shadow VERSION --reason TEXT | shadow --off --reason TEXT
+                                    workers also run VERSION on live uploads, its outputs under runs/<id>/shadow/
+  accuracy [--days 30] [--to YYYY-MM-DD]
+                                    realized MAD per version next to the naive forecast on the same symbol-days
 ${STACK_ARGS_HELP}`;
 
-const VERBS = ['list', 'publish', 'approve', 'reject', 'use', 'rollback', 'log', 'export'] as const;
+const VERBS = ['list', 'publish', 'approve', 'reject', 'use', 'rollback', 'log', 'export', 'shadow', 'accuracy'] as const;
 type Verb = (typeof VERBS)[number];
 /** Verbs that take a VERSION argument (required), and those that need --reason. */
 const WITH_VERSION: readonly Verb[] = ['approve', 'reject', 'use', 'export'];
@@ -46,8 +53,11 @@ const OPTIONS = {
   ...STACK_ARGS,
   ...MODEL_ARGS,
   reason: { type: 'string' },
+  /** rollback: the version to return to; accuracy: the last day of the window. */
   to: { type: 'string' },
   scalers: { type: 'string' },
+  off: { type: 'boolean' },
+  days: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -112,6 +122,21 @@ const VERB_RUNNERS: Record<Verb, (c: VerbContext) => Promise<void>> = {
     const status = (await readStatusRecord(objects, version!))?.status ?? 'candidate';
     io.out(`exported ${version} (${status}) to ${out.h5} and ${out.scalers}`);
   },
+  async shadow({ values, version, registry, io }) {
+    const reason = requireReason(values.reason, 'shadow');
+    const { previous } = await setShadowVersion(await registry(), values.off ? null : version!, reason);
+    io.out(values.off ? `shadow off: ${previous}` : `in shadow: ${version}${previous && previous !== version ? ` (was ${previous})` : ''}`);
+  },
+  async accuracy({ values, objects, io }) {
+    const days = values.days === undefined ? 30 : Number(values.days);
+    if (!Number.isSafeInteger(days) || days < 1) throw new Error(`--days must be a positive integer; got ${JSON.stringify(values.days)}`);
+    const report = await accuracyReport(objects, days, values.to === undefined ? undefined : parseAsOf(values.to, '--to'));
+    if (report.versions.length === 0) io.out(`no scored forecasts from ${report.from} to ${report.to}`);
+    else io.out(`realized accuracy ${report.from} .. ${report.to} (MAD of forecast_open vs the actual open; naive: tomorrow = today's open)`);
+    for (const v of report.versions) {
+      io.out(`${v.version}  ${v.roles.join('+').padEnd(10)}  MAD ${v.mad.toPrecision(6)}  naive ${v.naiveMad.toPrecision(6)}  ${v.n} forecasts over ${v.days} days (${v.firstDate} .. ${v.lastDate})  worse than naive the last ${v.worseDays} day(s)`);
+    }
+  },
 };
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
@@ -130,8 +155,9 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     io.err(`model: expected one of ${VERBS.join(', ')}\n${USAGE}`);
     return 2;
   }
-  if (WITH_VERSION.includes(verb) !== Boolean(version) || extra.length > 0) {
-    io.err(`model: ${verb} ${WITH_VERSION.includes(verb) ? 'takes one VERSION' : 'takes no VERSION argument'}\n${USAGE}`);
+  const needsVersion = WITH_VERSION.includes(verb) || (verb === 'shadow' && !values.off);
+  if (needsVersion !== Boolean(version) || extra.length > 0) {
+    io.err(`model: ${verb} ${needsVersion ? 'takes one VERSION' : 'takes no VERSION argument'}\n${USAGE}`);
     return 2;
   }
   let target: StackTarget;

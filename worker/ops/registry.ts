@@ -9,6 +9,7 @@ import {
 import { isNotFound } from '../runtime/failures.js';
 import { readModelPointer, type ModelPointer } from '../runtime/model-source.js';
 import type { BucketObjects } from '../runtime/s3-objects.js';
+import { readShadowPointer } from '../runtime/shadow.js';
 
 /**
  * The operator's side of the registry (shared/registry.ts): reviews, changes of the version in service, the log.
@@ -186,4 +187,23 @@ export async function rollbackVersion(ctx: RegistryContext, reason: string, to?:
   if (target === current) throw new RegistryError(`model version ${target} is already in service`);
   const r = await switchTo(ctx, target, 'rollback', reason, evidence);
   return { ...r, from: current };
+}
+
+/** `shadow VERSION` / `shadow --off`: the version workers also run on live uploads (outputs beside the published ones). */
+export async function setShadowVersion(ctx: RegistryContext, version: string | null, reason: string): Promise<{ entry: ChangeLogEntry; previous: string | null }> {
+  const previous = (await readShadowPointer(ctx.objects)) ?? null;
+  const inService = await inServiceNow(ctx);
+  if (version === null) {
+    if (previous === null) throw new RegistryError('no version is in shadow');
+    await ctx.objects.putJson(REGISTRY.shadowPointer, { version: null, off: true });
+    const entry = await appendLog(ctx, { action: 'unshadow', version: previous, previous: inService, inService, status: await statusOf(ctx.objects, previous), reason, evidence: {} });
+    return { entry, previous };
+  }
+  const m = await requirePublished(ctx.objects, version);
+  const status = await statusOf(ctx.objects, version);
+  if (status === 'rejected') throw new RegistryError(`model version ${version} is rejected: nothing to learn from running it in shadow`);
+  if (version === inService) throw new RegistryError(`model version ${version} is in service: a shadow runs beside it`);
+  await ctx.objects.putJson(REGISTRY.shadowPointer, { version, prefix: modelPrefix(version) });
+  const entry = await appendLog(ctx, { action: 'shadow', version, previous: inService, inService, status, reason, evidence: versionEvidence(m) });
+  return { entry, previous };
 }

@@ -43,7 +43,7 @@ describe('model registry and retraining: train, review, use, roll back (embedded
   let tmp: string;
   let args: string[];
   let candidate: string;
-  const env = () => ({ ...process.env, MODEL_DIR: '', TFJS_BACKEND: 'cpu' });
+  const env = () => ({ ...process.env, MODEL_DIR: '' });
 
   before(async () => {
     fleet = await startTestStack();
@@ -165,7 +165,7 @@ describe('model registry and retraining: train, review, use, roll back (embedded
   });
 
   it('approve, use, rollback: the pointer and the workers\' next run follow, and the log records each with principal and reason', async () => {
-    const worker = await inProcessWorker(fleet, { TFJS_BACKEND: 'cpu' });
+    const worker = await inProcessWorker(fleet);
     const runVersion = async (name: string, body: string): Promise<string> => {
       const key = `incoming/registry/${name}.csv`;
       const etag = await upload(fleet, key, body);
