@@ -10,7 +10,8 @@ import { versionStatusKey } from '../../../shared/registry.js';
 import { main as modelMain } from '../../../worker/commands/model.js';
 import { main as trainMain } from '../../../worker/commands/train.js';
 import { loadHistoryFile } from '../../../worker/ops/history-load.js';
-import { localPrincipal } from '../../../worker/ops/principal.js';
+import { awsCallerIdentity, localPrincipal, principalOf } from '../../../worker/ops/principal.js';
+import { resolveStackTarget } from '../../../worker/cli/stack-args.js';
 import { readChangeLog } from '../../../worker/ops/registry.js';
 import { readModelPointer } from '../../../worker/runtime/model-source.js';
 import { loadBucketVersion } from '../../../worker/runtime/model-files.js';
@@ -20,7 +21,7 @@ import { createInference } from '../../../model/inference.js';
 import { historyFeatures } from '../../../model/train/dataset.js';
 import { N_FEATURES } from '../../../model/types.js';
 import { loadHistories } from '../../model/train/fixture.js';
-import { runInProcess } from '../../helpers/command.js';
+import { runInProcess, runSpawned } from '../../helpers/command.js';
 import { shared } from '../../helpers/paths.js';
 import { eventually, inProcessWorker, listKeys, readJson, readText, startTestStack, upload, type TestStack } from '../../helpers/test-stack.js';
 
@@ -60,6 +61,12 @@ describe('model registry and retraining: train, review, use, roll back (embedded
 
   const model = (...argv: string[]) => runInProcess(modelMain, [...argv, ...args], env());
   const inService = async () => (await readModelPointer(fleet.objects, MODEL_POINTER_KEY))?.version;
+
+  it('asks STS who the caller is (on AWS the registry records that ARN; the embedded stack answers for its key pair)', async () => {
+    const target = resolveStackTarget({ 'endpoint-url': fleet.stack.endpoint }, process.env);
+    expect(await awsCallerIdentity(target.clients, fleet.stack.endpoint)).to.equal('arn:aws:iam::000000000000:user/S3RVER');
+    expect(await principalOf(target)).to.equal(localPrincipal());
+  });
 
   it('publishes the team\'s own model as approved at import, without moving the pointer', async () => {
     const r = await model('publish');
@@ -152,6 +159,26 @@ describe('model registry and retraining: train, review, use, roll back (embedded
     const scalers = JSON.parse(fs.readFileSync(path.join(tmp, 'candidate.scalers.json'), 'utf8'));
     expect(Object.keys(scalers.scalers)).to.deep.equal(['BTC', 'LTC']);
     expect(scalers.scalers.LTC.v_open.mean_).to.deep.equal([original.scalers.symbols.get('LTC')!.v_open!.mean]);
+  });
+
+  it('trains as the image\'s one-off task from its environment: a candidate under models/, nothing under registry/, the pointer unchanged', async () => {
+    const env = fleet.env({ TRAIN_AS_OF: HISTORY.filter((l) => l.split(',')[1] === 'LTC')[69]!.split(',')[3]!, TRAIN_EPOCHS: '1', TRAIN_SEED: '3', TRAIN_SYMBOLS: 'LTC', TRAIN_VALIDATION_ROWS: '10', CODE_COMMIT: 'c0ffee' });
+    // The task runs as its own role (infra's), not as the worker: its requests are not recorded as the worker's.
+    delete env.AWS_REQUEST_LOG;
+    delete env.AWS_REQUEST_PRINCIPAL;
+    const r = await runSpawned('worker/commands/train-task.ts', [], env, 180_000);
+    expect(r.code, r.stderr).to.equal(0);
+    const line = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'train.candidate');
+    expect(line, r.stdout).to.not.equal(undefined);
+    const version = String(line!.version);
+    const meta = await readJson<ModelMetadata>(fleet, `models/${version}/metadata.json`);
+    expect(meta.training).to.deep.include({ seed: 3 });
+    expect((meta.training as { provenance: { codeCommit: string } }).provenance.codeCommit).to.equal('c0ffee');
+    expect(await fleet.objects.exists(versionStatusKey(version))).to.equal(false);
+    expect((await readChangeLog(fleet.objects)).some((e) => e.version === version)).to.equal(false);
+    expect(await inService()).to.equal(fleet.modelVersion);
+    const list = await model('list');
+    expect(list.stdout).to.contain(`  ${version}  candidate`);
   });
 
   it('refuses to put a candidate in service, and needs a reason', async () => {
