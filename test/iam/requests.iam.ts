@@ -110,6 +110,12 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     ['the team repoints the model in service', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
     ['an operator overwrites a run file', forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'runs/r/manifest.json' })],
     ['an operator deletes an upload', forbidden('operator', 'DeleteObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
+    ['the worker approves a version', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/versions/v-x.json' })],
+    ['the worker writes the change log', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/log/2026-01-01T00:00:00.000Z-x.json', ifNoneMatch: '*' })],
+    ['the worker moves the shadow pointer', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/shadow.json' })],
+    ['the worker overwrites an accuracy record', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'accuracy/2026-01-01/r.json' })],
+    ['the team approves a version', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/versions/v-x.json' })],
+    ['an operator rewrites a change-log entry', forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/log/2026-01-01T00:00:00.000Z-x.json' })],
   ];
   for (const [what, request] of MUST_DENY) {
     it(`denies: ${what}`, async () => {
