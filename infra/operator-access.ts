@@ -1,6 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { MODEL_POINTER_KEY, PREFIX } from '../shared/layout.js';
+import { REGISTRY } from '../shared/registry.js';
 import { CREATE_ONLY, policyJson } from './policy.js';
 
 export interface OperatorAccessArgs {
@@ -11,8 +12,9 @@ export interface OperatorAccessArgs {
 
 /**
  * The managed policy an operator attaches to their own AWS identity to run the operator commands against the stack:
- * `npm run model` (list, publish, use), `npm run dlq` (list, redrive), `npm run smoke` (a run under incoming/_smoke/),
- * `npm run history` (show, load), `npm run reconcile` (report, requeue).
+ * `npm run model` (list, publish, approve, reject, use, rollback, log, shadow, export, accuracy), `npm run train`,
+ * `npm run dlq` (list, redrive), `npm run smoke` (a run under incoming/_smoke/), `npm run history` (show, load),
+ * `npm run reconcile` (report, requeue). Only this policy writes the model registry (`registry/`).
  * The team's policy stays upload-and-read only.
  * Every grant here is exercised by a command in the end-to-end tests and checked against this document (test/iam/).
  */
@@ -30,9 +32,13 @@ export class OperatorAccess extends pulumi.ComponentResource {
         policy: policyJson([
           // ListBucketVersions: the reconciler checks every version of every upload.
           { Sid: 'ListBucket', Effect: 'Allow', Action: ['s3:ListBucket', 's3:ListBucketVersions'], Resource: [args.bucketArn] },
-          { Sid: 'ReadModelsAndRuns', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models), objects(PREFIX.runs), objects(PREFIX.status)] },
+          { Sid: 'ReadModelsAndRuns', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models), objects(PREFIX.runs), objects(PREFIX.status), objects(PREFIX.registry), objects(PREFIX.accuracy)] },
           // Publishing uploads a version's files; `use` (rollback) rewrites the pointer.
           { Sid: 'PublishModels', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.models), pulumi.interpolate`${args.bucketArn}/${MODEL_POINTER_KEY}`] },
+          // Reviews rewrite a version's status record; `shadow` rewrites the shadow pointer.
+          { Sid: 'ReviewModels', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(REGISTRY.versions), pulumi.interpolate`${args.bucketArn}/${REGISTRY.shadowPointer}`] },
+          // The change log is append-only: each entry is created once.
+          { Sid: 'AppendChangeLog', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(REGISTRY.log)], Condition: CREATE_ONLY },
           // The smoke test's own uploads and their predictions, nothing else of incoming/ and predictions/.
           { Sid: 'SmokeTest', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(`${PREFIX.incoming}_smoke/`)] },
           { Sid: 'ReadSmokePredictions', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(`${PREFIX.predictions}_smoke/`)] },

@@ -16,8 +16,11 @@ export interface Statement {
  */
 export const CREATE_ONLY = { Null: { 's3:if-none-match': 'false' } };
 
-/** The create-only prefixes of the bucket: what a run or a load writes there is never rewritten. */
-export const CREATE_ONLY_PREFIXES = ['runs/', 'history/'] as const;
+/**
+ * The create-only prefixes of the bucket: what a run or a load writes there is never rewritten, nor an entry of the
+ * model registry's change log or a day's accuracy record.
+ */
+export const CREATE_ONLY_PREFIXES = ['runs/', 'history/', 'registry/log/', 'accuracy/'] as const;
 
 export interface TrustStatement {
   Effect: 'Allow';

@@ -1,6 +1,7 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { PREFIX } from '../shared/layout.js';
+import { REGISTRY } from '../shared/registry.js';
 import { CREATE_ONLY, policyJson, type TrustStatement } from './policy.js';
 
 export interface WorkerRolesArgs {
@@ -56,6 +57,11 @@ export class WorkerRoles extends pulumi.ComponentResource {
           { Sid: 'ClaimRuns', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.claims)] },
           // An upload's status moves on (partial -> succeeded), so it is overwritten.
           { Sid: 'WriteStatus', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.status)] },
+          // A candidate in shadow: the pointer the operator writes (registry/ is otherwise the operator's).
+          { Sid: 'ReadShadowPointer', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [pulumi.interpolate`${args.bucketArn}/${REGISTRY.shadowPointer}`] },
+          // Realized accuracy: one record per day, created once, read back when the day is scored again.
+          { Sid: 'ReadAccuracy', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.accuracy)] },
+          { Sid: 'CreateAccuracy', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.accuracy)], Condition: CREATE_ONLY },
           // Without it S3 answers 403 instead of 404 for a missing key ("source missing", "no manifest yet").
           { Sid: 'ListKeys', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [args.bucketArn] },
           {

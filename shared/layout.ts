@@ -17,6 +17,10 @@ export const PREFIX = {
   status: 'status/',
   /** `claims/<run id>.json`: which worker runs a run now (worker/runtime/claims.ts); expired after a week. */
   claims: 'claims/',
+  /** Model registry (shared/registry.ts): version status records and the append-only change log; operator-written only. */
+  registry: 'registry/',
+  /** `accuracy/<date>.json`: realized absolute errors of forecasts, keyed by model version (create-only). */
+  accuracy: 'accuracy/',
 } as const;
 
 /** Pointer to the model version in service: `{ "version": "<id>", "prefix": "models/<id>/" }`. */

@@ -10,6 +10,8 @@ export interface HistoryObjectRef {
   etag?: string;
   sha256?: string;
   rows?: number;
+  /** Rows per symbol taken from this object. */
+  symbols?: Record<string, number>;
 }
 
 export interface Provenance {

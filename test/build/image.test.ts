@@ -29,7 +29,8 @@ describe('the worker image (tsconfig.build.json, Dockerfile, .dockerignore)', ()
     const commands = emitted.filter((f) => f.startsWith('worker/commands/'));
     // Only the entries of what runs on AWS: the worker and the one-off tasks.
     for (const c of commands) expect(c, c).to.match(/^worker\/commands\/(worker|train-task|reconcile-task)\.js$/);
-    expect(commands).to.include('worker/commands/reconcile-task.js');
+    expect(commands).to.include.members(['worker/commands/reconcile-task.js', 'worker/commands/train-task.js']);
+    expect(emitted).to.include.members(['worker/tasks/train.js', 'model/train/train.js']);
   });
 
   it('sends only those sources to the Docker build', () => {

@@ -152,6 +152,12 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     ['the reconciler writes a status record', forbidden('reconcile-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'status/x.json', ifNoneMatch: '*' })],
     ['the reconciler reads an upload', forbidden('reconcile-task', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
     ['the reconciler lists versions outside incoming/', forbidden('reconcile-task', 'ListObjectVersions', { bucket: LOCAL_STACK.bucket, prefix: 'runs/' })],
+    ['the worker approves a version', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/versions/v-x.json' })],
+    ['the worker writes the change log', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/log/2026-01-01T00:00:00.000Z-x.json', ifNoneMatch: '*' })],
+    ['the worker moves the shadow pointer', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/shadow.json' })],
+    ['the worker overwrites an accuracy record', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'accuracy/2026-01-01/r.json' })],
+    ['the team approves a version', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/versions/v-x.json' })],
+    ['an operator rewrites a change-log entry', forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/log/2026-01-01T00:00:00.000Z-x.json' })],
   ];
   const runTask = (principal: string, family: () => string): RecordedRequest => ({
     principal,

@@ -61,13 +61,17 @@ describe('principals at work (recorded for the IAM check)', () => {
     }
   });
 
-  it('an operator lists, publishes and switches model versions with `npm run model`', async () => {
+  it('an operator lists, publishes, reviews and switches model versions with `npm run model`, and reads the log', async () => {
     const args = ['--endpoint-url', stack.stack.endpoint];
     const list = await runInProcess(modelMain, ['list', ...args]);
     expect(list.stdout).to.contain(`* ${stack.modelVersion}`);
-    const publish = await runInProcess(modelMain, ['publish', '--no-use', ...args], { ...process.env, MODEL_DIR: '' });
+    const publish = await runInProcess(modelMain, ['publish', ...args], { ...process.env, MODEL_DIR: '' });
     expect(publish.code, publish.stderr).to.equal(0);
-    const use = await runInProcess(modelMain, ['use', stack.modelVersion, ...args]);
-    expect(use.stdout).to.equal(`in service: ${stack.modelVersion}\n`);
+    const approve = await runInProcess(modelMain, ['approve', stack.modelVersion, '--reason', 'the team model', ...args]);
+    expect(approve.code, approve.stderr).to.equal(0);
+    const use = await runInProcess(modelMain, ['use', stack.modelVersion, '--reason', 'IAM scenario', ...args]);
+    expect(use.stdout).to.equal(`in service: ${stack.modelVersion} (was ${stack.modelVersion})\n`);
+    const log = await runInProcess(modelMain, ['log', ...args]);
+    expect(log.stdout.trim().split('\n')).to.have.length(3);
   });
 });

@@ -64,6 +64,9 @@ describe('infra: IAM', () => {
       ReadWritePredictions: { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn}/predictions/*`] },
       WriteStatus: { actions: ['s3:PutObject'], resources: [`${bucketArn}/status/*`] },
       ClaimRuns: { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn}/claims/*`] },
+      ReadShadowPointer: { actions: ['s3:GetObject'], resources: [`${bucketArn}/registry/shadow.json`] },
+      ReadAccuracy: { actions: ['s3:GetObject'], resources: [`${bucketArn}/accuracy/*`] },
+      CreateAccuracy: { actions: ['s3:PutObject'], resources: [`${bucketArn}/accuracy/*`] },
       ListKeys: { actions: ['s3:ListBucket'], resources: [bucketArn] },
       ConsumeWorkQueue: {
         actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:ReceiveMessage'],
@@ -76,8 +79,9 @@ describe('infra: IAM', () => {
       },
     });
     expect(statements(policy).every((s) => s.Effect === 'Allow')).to.equal(true);
-    // runs/ is create-only: the PUT grant holds only with If-None-Match; nothing else is conditioned.
-    expect(statements(policy).filter((s) => s.Condition).map((s) => [s.Sid, s.Condition])).to.deep.equal([['CreateRuns', { Null: { 's3:if-none-match': 'false' } }]]);
+    // runs/ and accuracy/ are create-only: the PUT grants hold only with If-None-Match; nothing else is conditioned.
+    const createOnly = { Null: { 's3:if-none-match': 'false' } };
+    expect(statements(policy).filter((s) => s.Condition).map((s) => [s.Sid, s.Condition])).to.deep.equal([['CreateRuns', createOnly], ['CreateAccuracy', createOnly]]);
   });
 
   it('gives the execution role image pull on its repository and log delivery to its group', () => {
@@ -128,8 +132,10 @@ describe('infra: IAM', () => {
     expect(run.outputs.operator_policy_arn).to.equal(operator.state.arn);
     expect(grants(operator.inputs.policy)).to.deep.equal({
       ListBucket: { actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: [bucketArn] },
-      ReadModelsAndRuns: { actions: ['s3:GetObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/runs/*`, `${bucketArn}/status/*`] },
+      ReadModelsAndRuns: { actions: ['s3:GetObject'], resources: [`${bucketArn}/accuracy/*`, `${bucketArn}/models/*`, `${bucketArn}/registry/*`, `${bucketArn}/runs/*`, `${bucketArn}/status/*`] },
       PublishModels: { actions: ['s3:PutObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/models/current.json`] },
+      ReviewModels: { actions: ['s3:PutObject'], resources: [`${bucketArn}/registry/shadow.json`, `${bucketArn}/registry/versions/*`] },
+      AppendChangeLog: { actions: ['s3:PutObject'], resources: [`${bucketArn}/registry/log/*`] },
       SmokeTest: { actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/_smoke/*`] },
       ReadSmokePredictions: { actions: ['s3:GetObject'], resources: [`${bucketArn}/predictions/_smoke/*`] },
       ReadHistory: { actions: ['s3:GetObject'], resources: [`${bucketArn}/history/*`] },

@@ -38,7 +38,7 @@ describe('infra: bucket, queues and the upload notification', () => {
       });
     });
 
-    it('denies every request that does not use TLS, and any PUT under runs/, history/ or a model version\'s folder that could overwrite', () => {
+    it('denies every request that does not use TLS, and any PUT under the create-only prefixes (runs/, history/, registry/log/, accuracy/, a model version\'s folder) that could overwrite', () => {
       const policy = single(run.resources, 'aws:s3/bucketPolicy:BucketPolicy');
       expect(policy.inputs.bucket).to.equal(run.outputs.bucket_name);
       expect(statements(policy.inputs.policy)).to.deep.equal([
@@ -47,7 +47,7 @@ describe('infra: bucket, queues and the upload notification', () => {
           Effect: 'Deny',
           Principal: '*',
           Action: ['s3:PutObject'],
-          Resource: [`${bucketArn}/runs/*`, `${bucketArn}/history/*`, `${bucketArn}/models/*/*`],
+          Resource: [`${bucketArn}/runs/*`, `${bucketArn}/history/*`, `${bucketArn}/registry/log/*`, `${bucketArn}/accuracy/*`, `${bucketArn}/models/*/*`],
           Condition: { Null: { 's3:if-none-match': 'true' } },
         },
         {

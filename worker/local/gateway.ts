@@ -7,6 +7,7 @@ import { preconditionFailed, s3Error, sendS3Error, type S3ErrorLike } from './s3
 import { declaredPayloadHash, isHexSha256, splitTarget, verifySignature, type AuthFailure } from './sigv4.js';
 import { withLegacyAttributeNames } from './sqs-compat.js';
 import { sendSqsError } from './sqs-errors.js';
+import { isStsCallerIdentity, sendCallerIdentity } from './sts.js';
 
 /**
  * One HTTP port for both services, so `--endpoint-url` (or AWS_ENDPOINT_URL) points every client at the stack.
@@ -65,6 +66,12 @@ async function handleSqs(req: IncomingMessage, res: ServerResponse, h: GatewayHa
     throw err;
   }
   const signed = { method: req.method ?? 'GET', url: req.url ?? '/', headers: req.headers, body };
+  // STS's query protocol posts a form too: GetCallerIdentity is answered here (worker/local/sts.ts).
+  if (req.headers['x-amz-target'] === undefined && isStsCallerIdentity(body)) {
+    const sts = await verifySignature(signed, { service: 'sts', region: h.region, credentials: h.credentials });
+    if (!sts.ok) return sendSqsError(req, res, ...sqsAuthError(sts));
+    return sendCallerIdentity(res, sts.accessKeyId);
+  }
   const auth = await verifySignature(signed, { service: 'sqs', region: h.region, credentials: h.credentials });
   if (!auth.ok) return sendSqsError(req, res, ...sqsAuthError(auth));
   const declared = declaredPayloadHash(signed, false);

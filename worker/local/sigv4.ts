@@ -18,7 +18,7 @@ import { createScope, getCanonicalHeaders, getPayloadHash, getSigningKey, Signat
  *   one in the Authorization header, is checked; the per-chunk signatures are not.
  */
 
-export type Service = 's3' | 'sqs';
+export type Service = 's3' | 'sqs' | 'sts';
 type HttpRequest = Parameters<SignatureV4['presign']>[0];
 export type AuthFailureKind = 'unsigned' | 'unknown-key' | 'mismatch' | 'malformed' | 'skewed' | 'expired';
 

@@ -16,6 +16,7 @@ import { InvalidKeyError, isNotFound, isPreconditionFailed, SourceChangedError, 
 import { publishPredictions } from './outputs.js';
 import type { Logger } from './log.js';
 import type { ModelSource } from './model-source.js';
+import { watchRun } from './model-watch.js';
 import { ObjectExistsError, unquote, type BucketObjects } from './s3-objects.js';
 
 export interface RunContext {
@@ -166,6 +167,7 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       outputs: { preds, forecast, published },
     };
     await ctx.objects.createJson(runKey(runId, 'manifest'), manifest, ctx.signal);
+    await watchRun(ctx, { runId, input: { bucket: r.bucket, key: r.key, versionId: source.versionId }, model, result }, log);
     await writeUploadStatus(ctx, { bucket: r.bucket, key: r.key, versionId: source.versionId, etag: source.etag }, runId, 'succeeded');
     await claim.release('succeeded');
     log.info('run.succeeded', { symbols: result.counts.symbols, skipped: result.counts.skipped, rows: result.counts.rows, totalMs: manifest.timings.totalMs, published: published !== null });
