@@ -12,6 +12,7 @@ import { listModelVersions, useModelVersion } from '../ops/model-versions.js';
 import { describeStackError, type StackTarget } from '../ops/stack.js';
 import { makeS3Client } from '../runtime/aws-clients.js';
 import { BucketObjects } from '../runtime/s3-objects.js';
+import { main as extendScalersMain } from './model-extend-scalers.js';
 
 const USAGE = `usage: npm run model -- <list | publish | use VERSION> [options]
   list                      the versions under models/ in the bucket; * marks the one in service
@@ -19,9 +20,11 @@ const USAGE = `usage: npm run model -- <list | publish | use VERSION> [options]
     --model DIR | --h5 FILE --scaler FILE   the model to publish
     --no-use                upload without putting it in service
   use VERSION               put a published version in service (rollback); workers switch on their next message
+  extend-scalers            scalers for the history's new symbols, as a candidate version (--help for its flags)
 ${STACK_ARGS_HELP}`;
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
+  if (argv[0] === 'extend-scalers') return extendScalersMain(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({
