@@ -28,6 +28,8 @@ export const WORKER_ENV = {
   workerId: 'WORKER_ID',
   /** The largest upload a worker reads, in bytes; a larger one is refused as invalid input, naming the limit. */
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
+  /** Rows a symbol without a scaler needs in the history before extend-scalers fits it (default 30); named in its skip reason. */
+  coldStartMinRows: 'COLD_START_MIN_ROWS',
   /** `tensorflow`, `wasm` or `cpu`: forces one TF.js backend (default: the fastest that starts). */
   tfjsBackend: 'TFJS_BACKEND',
   /** Endpoints of S3-compatible services (the SDK's own variable names); unset on AWS. */
@@ -57,6 +59,8 @@ export const QUEUE_DEFAULTS = {
   ecsStopTimeoutSeconds: 60,
   /** The worker's own budget after SIGTERM: it hands an unfinished message back and exits inside ecsStopTimeoutSeconds. */
   stopBudgetSeconds: 45,
+  /** The cold-start rule's threshold (`npm run model -- extend-scalers --min-rows`). */
+  coldStartMinRows: 30,
 } as const;
 
 /**

@@ -11,6 +11,7 @@ import { quoteForMessage } from '../../shared/escape.js';
 import { runIdOf, type RunError, type RunInput, type RunManifest, type UploadStatus } from '../../shared/manifest.js';
 import type { ObjectCreated } from '../../shared/s3-event.js';
 import type { RunClaims } from './claims.js';
+import { coldStartCounter } from './cold-start.js';
 import type { WorkerConfig } from './config.js';
 import { InvalidKeyError, isNotFound, isPreconditionFailed, SourceChangedError, SourceMissingError } from './failures.js';
 import { publishPredictions } from './outputs.js';
@@ -128,7 +129,8 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     const tModel = performance.now();
     const source = await openSource(ctx, r);
     log.info('run.started', { model: model.metadata.version, receiveCount: ctx.receiveCount });
-    const result = await predictCsv(source.body, model, inference, { mode: ctx.config.mode, maxBytes: ctx.config.maxUploadBytes });
+    const coldStart = coldStartCounter(ctx.objects, ctx.config.coldStartMinRows, ctx.signal);
+    const result = await predictCsv(source.body, model, inference, { mode: ctx.config.mode, maxBytes: ctx.config.maxUploadBytes, coldStart });
     const tPredicted = performance.now();
 
     const [predsText, forecastText] = await Promise.all([predictionsCsv(result.predictions), forecastCsv(result.forecasts)]);
