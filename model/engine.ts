@@ -17,6 +17,8 @@ export interface PredictOptions extends InputLimits {
   qualityPolicy?: QualityPolicy;
   /** The cold-start rule: a symbol without a scaler is reported with its history rows, against the rows its scaler needs. */
   coldStart?: ColdStart;
+  /** Return an empty result when every symbol is skipped, instead of failing (a shard of a larger upload). */
+  allowEmpty?: boolean;
 }
 
 export interface ColdStart {
@@ -94,7 +96,7 @@ export async function predictCsv(source: Readable, model: LoadedModel, inference
     batch.push(entry);
     featureRows += entry.count;
   }
-  if (batch.length === 0) {
+  if (batch.length === 0 && !opts.allowEmpty) {
     const reasons = symbols.slice(0, 5).map((s) => (s.status === 'skipped' ? `${s.symbol ? escapePrintable(s.symbol.slice(0, 24)) : '(empty)'}: ${s.reason}` : s.symbol));
     throw new InputFileError(`nothing to predict: all ${symbols.length} symbol(s) skipped (${reasons.join('; ')}${symbols.length > 5 ? '; ...' : ''})`);
   }
@@ -112,7 +114,7 @@ export async function predictCsv(source: Readable, model: LoadedModel, inference
   const shape = { seqLen, features: N_FEATURES };
   const t2 = performance.now();
 
-  const scaled = inference.predictBatch
+  const scaled = batch.length === 0 ? new Float32Array(0) : inference.predictBatch
     ? await inference.predictBatch(windowBatch)
     : await inference.predict(materializeWindows(windowBatch, shape), windowBatch.count);
   const t3 = performance.now();

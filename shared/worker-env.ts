@@ -30,6 +30,10 @@ export const WORKER_ENV = {
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
   /** Rows a symbol without a scaler needs in the history before extend-scalers fits it (default 30); named in its skip reason. */
   coldStartMinRows: 'COLD_START_MIN_ROWS',
+  /** An upload with more symbols than this is split into shards by symbol, one queue message each (default 2000). */
+  shardSymbols: 'SHARD_SYMBOLS',
+  /** An upload larger than this many bytes is sharded too (default 128 MiB). */
+  shardBytes: 'SHARD_BYTES',
   /** `tensorflow`, `wasm` or `cpu`: forces one TF.js backend (default: the fastest that starts). */
   tfjsBackend: 'TFJS_BACKEND',
   /** Endpoints of S3-compatible services (the SDK's own variable names); unset on AWS. */
@@ -61,6 +65,8 @@ export const QUEUE_DEFAULTS = {
   stopBudgetSeconds: 45,
   /** The cold-start rule's threshold (`npm run model -- extend-scalers --min-rows`). */
   coldStartMinRows: 30,
+  shardSymbols: 2000,
+  shardBytes: 128 * 1024 ** 2,
 } as const;
 
 /**
