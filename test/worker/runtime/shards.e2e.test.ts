@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { DeleteObjectCommand } from '@aws-sdk/client-s3';
-import { DeleteMessageCommand, ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import { DeleteMessageCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { expect } from 'chai';
 import { initBackend } from '../../../model/backend.js';
 import { createInference } from '../../../model/inference.js';
@@ -75,6 +75,28 @@ describe('sharded runs and the cold-start rule at 2,000 symbols x 40 days (embed
     expect(wholePreds.trim().split('\n')).to.have.length(SYMBOLS * 10 + 1);
   });
 
+  it('skips a symbol without a scaler with its history rows counted by the worker (k of N)', async () => {
+    const [header, ...rows] = last10.toString('utf8').trim().split('\n');
+    const renamed = (from: string, to: string, lines: string[]) => lines.filter((l) => l.startsWith(`${from},`)).map((l) => `${to}${l.slice(from.length)}`);
+    const history = fs.readFileSync(path.join(dir, 'first30.csv'), 'utf8').trim().split('\n').slice(1);
+    // 12 days of history for QNEWA (none for QNEWB): both new since extend-scalers ran.
+    fs.writeFileSync(path.join(dir, 'qnewa.csv'), `${[header, ...renamed('QAAAB', 'QNEWA', history).slice(-12)].join('\n')}\n`);
+    await loadHistoryFile(stack.objects, path.join(dir, 'qnewa.csv'));
+    const body = `${[header, ...rows.filter((l) => l.startsWith('QAAAA,')), ...renamed('QAAAB', 'QNEWA', rows), ...renamed('QAAAC', 'QNEWB', rows)].join('\n')}\n`;
+    const worker = await inProcessWorker(stack);
+    try {
+      const etag = await upload(stack, 'incoming/cold.csv', body);
+      const manifest = await manifestOf('incoming/cold.csv', etag);
+      expect(manifest.symbols.map((s) => [s.symbol, s.status, s.status === 'skipped' ? s.reason : null])).to.deep.equal([
+        ['QAAAA', 'ok', null],
+        ['QNEWA', 'skipped', 'unknown symbol: no scaler yet (12 of 30 rows in history)'],
+        ['QNEWB', 'skipped', 'unknown symbol: no scaler yet (0 of 30 rows in history)'],
+      ]);
+    } finally {
+      await worker.stop();
+    }
+  });
+
   it('gives the same pred_url file, row for row, when the upload is sharded, with every shard and its manifest in the run manifest', async () => {
     const worker = await inProcessWorker(stack, { [WORKER_ENV.shardSymbols]: SHARD_SYMBOLS });
     let manifest: RunManifest;
@@ -86,6 +108,18 @@ describe('sharded runs and the cold-start rule at 2,000 symbols x 40 days (embed
     }
     const preds = await readText(stack, predictionsKey('incoming/sharded.csv'));
     expect(preds.split('\n')).to.deep.equal(wholePreds.split('\n'));
+    // A late duplicate of a shard's message changes nothing: the run is complete, its files stay as they are.
+    const runPreds = await readText(stack, runKey(manifest.runId, 'preds'));
+    const late = await inProcessWorker(stack, { [WORKER_ENV.shardSymbols]: SHARD_SYMBOLS });
+    try {
+      const sent = await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.stack.queueUrl, MessageBody: JSON.stringify({ command: 'shard', runId: manifest.runId, shard: 3 }) }));
+      const done = await eventually(async () => late.logs.find((l) => l.event === 'message.done' && l.messageId === sent.MessageId), 'the late shard handled');
+      expect(done.outcome).to.equal('settled');
+    } finally {
+      await late.stop();
+    }
+    expect(await readText(stack, runKey(manifest.runId, 'preds'))).to.equal(runPreds);
+    expect(await readJson<RunManifest>(stack, runKey(manifest.runId, 'manifest'))).to.deep.equal(manifest);
     expect(manifest.counts).to.deep.equal(wholeManifest.counts);
     expect(manifest.symbols).to.deep.equal(wholeManifest.symbols);
     expect(manifest.input.sha256).to.equal(wholeManifest.input.sha256);
