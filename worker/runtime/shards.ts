@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
+import { DEFAULT_MAX_LINE_BYTES } from '../../model/input-limits.js';
 import { shardInputKey, shardPlanKey } from '../../shared/layout.js';
 import type { OutputObject } from '../../shared/manifest.js';
 import type { ObjectCreated } from '../../shared/s3-event.js';
@@ -51,26 +52,42 @@ export function symbolHash(symbol: string): number {
   return h;
 }
 
-/** The records of a CSV stream as raw text (line ends removed), quote-aware: a quoted field may hold newlines. */
-export async function* csvRecords(source: AsyncIterable<string>): AsyncGenerator<string> {
-  let carry = '';
+export class RecordTooLongError extends Error {
+  override readonly name = 'RecordTooLongError';
+}
+
+/**
+ * The records of a CSV stream as raw text (line ends removed), quote-aware: a quoted field may hold newlines. Each
+ * chunk is scanned once; a record longer than `maxChars` stops the pass (the engine's line limit then reports it).
+ */
+export async function* csvRecords(source: AsyncIterable<string>, maxChars = DEFAULT_MAX_LINE_BYTES): AsyncGenerator<string> {
+  let pieces: string[] = [];
+  let partial = 0;
   let quoted = false;
   for await (const chunk of source) {
-    const text = carry + chunk;
     let start = 0;
-    // Resume the quote scan where the carried text ended.
-    for (let i = carry.length; i < text.length; i++) {
-      const c = text.charCodeAt(i);
+    for (let i = 0; i < chunk.length; i++) {
+      const c = chunk.charCodeAt(i);
       if (c === 34) quoted = !quoted;
       else if (c === 10 && !quoted) {
-        const end = i > start && text.charCodeAt(i - 1) === 13 ? i - 1 : i;
-        if (end > start) yield text.slice(start, end);
+        let record = chunk.slice(start, i);
+        if (pieces.length > 0) record = pieces.join('') + record;
+        pieces = [];
+        partial = 0;
+        if (record.endsWith('\r')) record = record.slice(0, -1);
+        if (record.length > maxChars) throw new RecordTooLongError(`a record is over ${maxChars} characters`);
+        if (record.length > 0) yield record;
         start = i + 1;
       }
     }
-    carry = text.slice(start);
+    if (start < chunk.length) {
+      pieces.push(chunk.slice(start));
+      partial += chunk.length - start;
+      if (partial > maxChars) throw new RecordTooLongError(`a record is over ${maxChars} characters`);
+    }
   }
-  const last = carry.endsWith('\r') ? carry.slice(0, -1) : carry;
+  let last = pieces.join('');
+  if (last.endsWith('\r')) last = last.slice(0, -1);
   if (last.length > 0) yield last;
 }
 
@@ -145,6 +162,15 @@ interface Scan {
 
 /** First pass: the header and the symbols in order of first appearance; undefined without a `symbol` column. */
 async function scanSymbols(ctx: RunContext, r: ObjectCreated): Promise<Scan | undefined> {
+  try {
+    return await scanRecords(ctx, r);
+  } catch (err) {
+    if (err instanceof RecordTooLongError) return undefined;
+    throw err;
+  }
+}
+
+async function scanRecords(ctx: RunContext, r: ObjectCreated): Promise<Scan | undefined> {
   let header: string | undefined;
   let symbolColumn = -1;
   const seen = new Set<string>();

@@ -15,6 +15,23 @@ describe('shard routing: records, the symbol field and the hash, without numeric
     expect(await records(['h\n', 'x,"q""', '",1\r\n'])).to.deep.equal(['h', 'x,"q""",1']);
   });
 
+  it('stops at a record over the limit, whether it spans chunks or not (the engine then reports the line)', async () => {
+    const long = async (chunks: string[]) => {
+      const out: string[] = [];
+      try {
+        for await (const r of csvRecords((async function* () {
+          yield* chunks;
+        })(), 10)) out.push(r);
+      } catch (err) {
+        return (err as Error).name;
+      }
+      return out;
+    };
+    expect(await long(['abc\n', 'x'.repeat(6), 'y'.repeat(6)])).to.equal('RecordTooLongError');
+    expect(await long(['abc\n', `${'x'.repeat(11)}\n`])).to.equal('RecordTooLongError');
+    expect(await long(['abc\n0123456789\n'])).to.deep.equal(['abc', '0123456789']);
+  });
+
   it('reads one field with RFC 4180 quoting, commas inside quotes included', () => {
     expect(csvField('BTC,0,bitcoin', 0)).to.equal('BTC');
     expect(csvField('"A,B",0,x', 0)).to.equal('A,B');
