@@ -46,6 +46,8 @@ export class WorkerRoles extends pulumi.ComponentResource {
         policy: policyJson([
           { Sid: 'ReadUploads', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: [objects(PREFIX.incoming)] },
           { Sid: 'ReadModels', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models)] },
+          // The cold-start rule: an unknown symbol's skip reason counts its rows in the history's segments.
+          { Sid: 'ReadHistory', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.history)] },
           // Read: a redelivered message HEADs its run's manifest (the idempotency check), and a create that found the
           // key taken compares what is there.
           { Sid: 'ReadRuns', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.runs)] },

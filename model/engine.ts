@@ -15,6 +15,17 @@ export interface PredictOptions extends InputLimits {
   mode: PredictionMode;
   /** A symbol with impossible prices (see data-quality.ts) is reported ('flag', default) or also skipped ('skip'). */
   qualityPolicy?: QualityPolicy;
+  /** The cold-start rule: a symbol without a scaler is reported with its history rows, against the rows its scaler needs. */
+  coldStart?: ColdStart;
+  /** Return an empty result when every symbol is skipped, instead of failing (a shard of a larger upload). */
+  allowEmpty?: boolean;
+}
+
+export interface ColdStart {
+  /** Rows a symbol needs in the history before `npm run model -- extend-scalers` fits its scalers. */
+  minRows: number;
+  /** Rows in the history of each symbol (with the day of its last row in the upload); asked once per run, for the unknown ones only. */
+  historyRows(symbols: readonly { symbol: string; lastDay: number }[]): Promise<ReadonlyMap<string, number>>;
 }
 
 export interface PredictionResult {
@@ -34,13 +45,14 @@ function qualityOf(entry: SymbolInput): SymbolQuality {
   return entry.quality ? { quality: entry.quality.issues, qualityIssues: entry.quality.count } : {};
 }
 
-function skipReason(entry: SymbolInput, model: LoadedModel, policy: QualityPolicy): SymbolStatus | undefined {
+function skipReason(entry: SymbolInput, model: LoadedModel, policy: QualityPolicy, cold?: { minRows: number; rows: ReadonlyMap<string, number> }): SymbolStatus | undefined {
   const base = { symbol: entry.symbol, rows: entry.rowCount };
   if (entry.problem) {
     const { row, column, reason } = entry.problem;
     return { ...base, status: 'skipped', reason: `row ${row}, column '${column}': ${reason}`, row, column };
   }
   if (!model.scalers.symbols.has(entry.symbol)) {
+    if (cold) return { ...base, status: 'skipped', reason: `unknown symbol: no scaler yet (${cold.rows.get(entry.symbol) ?? 0} of ${cold.minRows} rows in history)`, ...qualityOf(entry) };
     return { ...base, status: 'skipped', reason: `unknown symbol: model version ${model.metadata.version} has no scaler for it`, ...qualityOf(entry) };
   }
   if (policy === 'skip' && entry.quality) {
@@ -65,8 +77,13 @@ export async function predictCsv(source: Readable, model: LoadedModel, inference
   const symbols: SymbolStatus[] = [];
   const batch: SymbolInput[] = [];
   let featureRows = 0;
+  const unknown = opts.coldStart ? parsed.symbols.filter((e) => !e.problem && !model.scalers.symbols.has(e.symbol)) : [];
+  const cold = opts.coldStart && {
+    minRows: opts.coldStart.minRows,
+    rows: unknown.length === 0 ? new Map<string, number>() : await opts.coldStart.historyRows(unknown.map((e) => ({ symbol: e.symbol, lastDay: parsed.table.day[e.start + e.count - 1]! }))),
+  };
   for (const entry of parsed.symbols) {
-    const skipped = skipReason(entry, model, policy);
+    const skipped = skipReason(entry, model, policy, cold);
     if (skipped) {
       symbols.push(skipped);
       continue;
@@ -79,7 +96,7 @@ export async function predictCsv(source: Readable, model: LoadedModel, inference
     batch.push(entry);
     featureRows += entry.count;
   }
-  if (batch.length === 0) {
+  if (batch.length === 0 && !opts.allowEmpty) {
     const reasons = symbols.slice(0, 5).map((s) => (s.status === 'skipped' ? `${s.symbol ? escapePrintable(s.symbol.slice(0, 24)) : '(empty)'}: ${s.reason}` : s.symbol));
     throw new InputFileError(`nothing to predict: all ${symbols.length} symbol(s) skipped (${reasons.join('; ')}${symbols.length > 5 ? '; ...' : ''})`);
   }
@@ -97,7 +114,7 @@ export async function predictCsv(source: Readable, model: LoadedModel, inference
   const shape = { seqLen, features: N_FEATURES };
   const t2 = performance.now();
 
-  const scaled = inference.predictBatch
+  const scaled = batch.length === 0 ? new Float32Array(0) : inference.predictBatch
     ? await inference.predictBatch(windowBatch)
     : await inference.predict(materializeWindows(windowBatch, shape), windowBatch.count);
   const t3 = performance.now();

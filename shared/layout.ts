@@ -96,6 +96,24 @@ export function runKey(runId: string, file: keyof typeof RUN_FILE): string {
   return `${runPrefix(runId)}${RUN_FILE[file]}`;
 }
 
+/** `runs/<run-id>/shards/`: a sharded run's plan, shard inputs (`<i>.csv`) and shard outputs (`<i>/...`). */
+export function shardsPrefix(runId: string): string {
+  return `${runPrefix(runId)}shards/`;
+}
+
+export function shardPlanKey(runId: string): string {
+  return `${shardsPrefix(runId)}plan.json`;
+}
+
+export function shardInputKey(runId: string, shard: number): string {
+  return `${shardsPrefix(runId)}${shard}.csv`;
+}
+
+/** `runs/<run-id>/shards/<i>/<preds.csv | forecast.csv | manifest.json | error.json>`. */
+export function shardKey(runId: string, shard: number, file: keyof typeof RUN_FILE): string {
+  return `${shardsPrefix(runId)}${shard}/${RUN_FILE[file]}`;
+}
+
 /**
  * `status/<sha256 of bucket, key, version-or-ETag>.json`: found from what an uploader knows (the key and the ETag or
  * version its PUT returned), without listing `runs/`.

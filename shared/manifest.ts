@@ -66,6 +66,8 @@ export interface RunManifest {
    * `published` is null when a newer upload of the same key had arrived, whose run owns `predictions/...`.
    */
   outputs: { preds: OutputObject; forecast: OutputObject; published: { preds: OutputObject; forecast: OutputObject } | null };
+  /** A sharded run: every shard, with its manifest (`runs/<run-id>/shards/<i>/manifest.json`). */
+  shards?: { shard: number; symbols: number; input: OutputObject; manifest: OutputObject; worker: string; model: string }[];
 }
 
 /** `runs/<run-id>/error.json`: why a run failed and what became of its message (`disposition`). */
@@ -112,5 +114,7 @@ export interface UploadStatus {
   status: 'succeeded' | 'failed' | 'partial';
   /** The failure's kind and reason when `failed`. */
   error?: { kind: FailureKind; disposition: Disposition; message: string };
+  /** When `partial`: the shards that ended in the DLQ and their symbols (a redrive of them completes the run). */
+  missing?: { shards: number[]; symbols: string[] };
   at: string;
 }

@@ -28,6 +28,12 @@ export const WORKER_ENV = {
   workerId: 'WORKER_ID',
   /** The largest upload a worker reads, in bytes; a larger one is refused as invalid input, naming the limit. */
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
+  /** Rows a symbol without a scaler needs in the history before extend-scalers fits it (default 30); named in its skip reason. */
+  coldStartMinRows: 'COLD_START_MIN_ROWS',
+  /** An upload with more symbols than this is split into shards by symbol, one queue message each (default 2000). */
+  shardSymbols: 'SHARD_SYMBOLS',
+  /** An upload larger than this many bytes is sharded too (default 128 MiB). */
+  shardBytes: 'SHARD_BYTES',
   /** `tensorflow`, `wasm` or `cpu`: forces one TF.js backend (default: the fastest that starts). */
   tfjsBackend: 'TFJS_BACKEND',
   /** Endpoints of S3-compatible services (the SDK's own variable names); unset on AWS. */
@@ -57,6 +63,10 @@ export const QUEUE_DEFAULTS = {
   ecsStopTimeoutSeconds: 60,
   /** The worker's own budget after SIGTERM: it hands an unfinished message back and exits inside ecsStopTimeoutSeconds. */
   stopBudgetSeconds: 45,
+  /** The cold-start rule's threshold (`npm run model -- extend-scalers --min-rows`). */
+  coldStartMinRows: 30,
+  shardSymbols: 2000,
+  shardBytes: 128 * 1024 ** 2,
 } as const;
 
 /**

@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,inference,whole,latency,floor] [--json out.json]`: every measured figure of the README,
+ * `npm run bench [-- --only io,inference,whole,latency,floor,shards] [--json out.json]`: every measured figure of the README,
  * in one run on this machine (medians after warm-ups; never asserted in tests).
  */
 import fs from 'node:fs';
@@ -9,9 +9,10 @@ import { repoRoot } from '../helpers/paths.js';
 import { runChild, runInferenceBench } from './inference-bench.js';
 import { runIoBench } from './io-bench.js';
 import { runLatencyBench } from './latency-bench.js';
+import { runShardBench } from './shard-bench.js';
 import { runWholeProcessBench } from './whole-process-bench.js';
 
-const PARTS = ['io', 'inference', 'whole', 'latency', 'floor'] as const;
+const PARTS = ['io', 'inference', 'whole', 'latency', 'floor', 'shards'] as const;
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { only: { type: 'string' }, json: { type: 'string' } }, strict: true });
@@ -40,6 +41,10 @@ async function main(): Promise<void> {
     const { stdout } = await runChild(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'test/local/stand-in-floor.ts'), '20']);
     results.standInFloor = JSON.parse(stdout.trim().split('\n').at(-1)!);
     console.log(`  ${stdout.trim()}`);
+  }
+  if (only.includes('shards')) {
+    console.log('\n== 10,000 symbols x 40 days, sharded, 1 and 2 workers ==');
+    results.shards = await runShardBench();
   }
   if (values.json) fs.writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
 }

@@ -59,6 +59,7 @@ describe('infra: IAM', () => {
     expect(grants(policy)).to.deep.equal({
       ReadUploads: { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${bucketArn}/incoming/*`] },
       ReadModels: { actions: ['s3:GetObject'], resources: [`${bucketArn}/models/*`] },
+      ReadHistory: { actions: ['s3:GetObject'], resources: [`${bucketArn}/history/*`] },
       ReadRuns: { actions: ['s3:GetObject'], resources: [`${bucketArn}/runs/*`] },
       CreateRuns: { actions: ['s3:PutObject'], resources: [`${bucketArn}/runs/*`] },
       ReadWritePredictions: { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn}/predictions/*`] },

@@ -23,6 +23,7 @@ import { describeStackError, type StackTarget } from '../ops/stack.js';
 import { makeS3Client } from '../runtime/aws-clients.js';
 import { BucketObjects } from '../runtime/s3-objects.js';
 import { parseAsOf } from '../tasks/train.js';
+import { main as extendScalersMain } from './model-extend-scalers.js';
 
 const USAGE = `usage: npm run model -- <verb> [options]
   list                              the versions under models/ with their status; * marks the one in service
@@ -42,6 +43,8 @@ const USAGE = `usage: npm run model -- <verb> [options]
                                     workers also run VERSION on live uploads, its outputs under runs/<id>/shadow/
   accuracy [--days 30] [--to YYYY-MM-DD]
                                     realized MAD per version next to the naive forecast on the same symbol-days
+  extend-scalers [--min-rows 30] [--as-of YYYY-MM-DD]
+                                    scalers for the history's new symbols, as a candidate version (--help: its flags)
 ${STACK_ARGS_HELP}`;
 
 const VERBS = ['list', 'publish', 'approve', 'reject', 'use', 'rollback', 'log', 'export', 'shadow', 'accuracy'] as const;
@@ -140,6 +143,7 @@ const VERB_RUNNERS: Record<Verb, (c: VerbContext) => Promise<void>> = {
 };
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
+  if (argv[0] === 'extend-scalers') return extendScalersMain(argv.slice(1), io);
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });

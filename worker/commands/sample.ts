@@ -1,11 +1,13 @@
-/** `npm run sample -- --out <csv> [--symbols ...] [--days N]`: plausible daily OHLC rows. */
+/** `npm run sample -- --out <csv> [--symbols ... | --count N] [--days N]`: plausible daily OHLC rows. */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { runIfEntry, type CommandIo } from '../cli/entry.js';
-import { generateSample, SAMPLE_SYMBOLS, writeSampleCsv } from '../ops/sample.js';
+import { generateSample, SAMPLE_SYMBOLS, writeGeneratedSample, writeSampleCsv } from '../ops/sample.js';
 
-const USAGE = `usage: npm run sample -- --out <csv> [--symbols BTC,LTC,XRP] [--days 60] [--seed 1] [--start 2018-01-25]
-  symbols with a profile: ${Object.keys(SAMPLE_SYMBOLS).join(', ')} (the model knows BTC, LTC, XRP)`;
+const USAGE = `usage: npm run sample -- --out <csv> [--symbols BTC,LTC,XRP | --count N] [--days 60] [--seed 1] [--start 2018-01-25]
+  symbols with a profile: ${Object.keys(SAMPLE_SYMBOLS).join(', ')} (the model knows BTC, LTC, XRP)
+  --count N                 N generated symbols (QAAAA, QAAAB, ...: names the team's model never had), each with its own
+                            price scale and volatility, instead of --symbols`;
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
   let values;
@@ -13,7 +15,8 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        symbols: { type: 'string', default: 'BTC,LTC,XRP' },
+        symbols: { type: 'string' },
+        count: { type: 'string' },
         days: { type: 'string', default: '60' },
         out: { type: 'string' },
         seed: { type: 'string', default: '1' },
@@ -35,8 +38,17 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     io.err(`sample: --out <csv> is required\n${USAGE}`);
     return 2;
   }
+  if (values.count !== undefined && values.symbols !== undefined) {
+    io.err(`sample: --count and --symbols exclude each other\n${USAGE}`);
+    return 2;
+  }
   try {
-    const rows = generateSample({ symbols: values.symbols.split(','), days: Number(values.days), seed: Number(values.seed), start: values.start });
+    if (values.count !== undefined) {
+      const rows = await writeGeneratedSample({ count: Number(values.count), days: Number(values.days), seed: Number(values.seed), start: values.start }, values.out);
+      io.out(`wrote ${rows} rows of ${Number(values.count)} generated symbols to ${path.resolve(values.out)}`);
+      return 0;
+    }
+    const rows = generateSample({ symbols: (values.symbols ?? 'BTC,LTC,XRP').split(','), days: Number(values.days), seed: Number(values.seed), start: values.start });
     await writeSampleCsv(rows, values.out);
     io.out(`wrote ${rows.length} rows to ${path.resolve(values.out)}`);
     return 0;

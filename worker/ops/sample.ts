@@ -49,25 +49,87 @@ export function generateSample(opts: SampleOptions): SampleRow[] {
   const { symbols, days, start, seed } = validate(opts);
   const random = gaussian(mulberry32(seed));
   const rows: SampleRow[] = [];
-  for (const symbol of symbols) {
-    const p = SAMPLE_SYMBOLS[symbol];
-    const decimals = p.price >= 100 ? 2 : p.price >= 1 ? 4 : 6;
-    const round = (x: number) => Number(x.toFixed(decimals));
-    const tick = 10 ** -decimals;
-    let previousClose = p.price;
-    for (let t = 0; t < days; t++) {
-      const open = t === 0 ? round(p.price) : round(previousClose * (1 + 0.003 * random()));
-      const close = round(open * Math.exp(p.volatility * random()));
-      const high = round(Math.max(open, close) * (1 + Math.abs(random()) * p.volatility * 0.5));
-      const low = Math.max(tick, round(Math.min(open, close) * (1 - Math.min(0.5, Math.abs(random()) * p.volatility * 0.5))));
-      const spread = round(high - low);
-      const closeRatio = high === low ? 0 : Number(((close - low) / (high - low)).toFixed(4));
-      const volume = Math.round(p.volume * Math.exp(0.3 * random()));
-      const market = Math.round(close * p.supply * (1 + t * 1e-4));
-      rows.push([symbol, t, p.slug, p.name, addDays(start, t), p.rank, open, high, low, close, volume, market, closeRatio, spread]);
-      previousClose = close;
+  for (const symbol of symbols) symbolSeries(symbol, SAMPLE_SYMBOLS[symbol]!, days, start, random, (row) => rows.push(row));
+  return rows;
+}
+
+/** One symbol's seeded random walk, a row at a time. */
+function symbolSeries(symbol: string, p: SymbolProfile, days: number, start: string, random: () => number, emit: (row: SampleRow) => void): void {
+  const decimals = p.price >= 100 ? 2 : p.price >= 1 ? 4 : p.price >= 0.001 ? 6 : 8;
+  const round = (x: number) => Number(x.toFixed(decimals));
+  const tick = 10 ** -decimals;
+  const first = Date.parse(`${start}T00:00:00Z`);
+  let previousClose = p.price;
+  for (let t = 0; t < days; t++) {
+    const open = t === 0 ? round(p.price) : Math.max(tick, round(previousClose * (1 + 0.003 * random())));
+    const close = Math.max(tick, round(open * Math.exp(p.volatility * random())));
+    const high = round(Math.max(open, close) * (1 + Math.abs(random()) * p.volatility * 0.5));
+    const low = Math.max(tick, round(Math.min(open, close) * (1 - Math.min(0.5, Math.abs(random()) * p.volatility * 0.5))));
+    const spread = round(high - low);
+    const closeRatio = high === low ? 0 : Number(((close - low) / (high - low)).toFixed(4));
+    const volume = Math.round(p.volume * Math.exp(0.3 * random()));
+    const market = Math.round(close * p.supply * (1 + t * 1e-4));
+    emit([symbol, t, p.slug, p.name, new Date(first + t * 86_400_000).toISOString().slice(0, 10), p.rank, open, high, low, close, volume, market, closeRatio, spread]);
+    previousClose = close;
+  }
+}
+
+/**
+ * Generated symbol names: `Q` and four letters (`QAAAA`, `QAAAB`, ...). Five characters starting with Q: no name of
+ * the team's scaler set (three or four characters) nor of the sample profiles, so every generated symbol is new.
+ */
+export function generatedSymbol(index: number): string {
+  let name = '';
+  for (let i = 0, n = index; i < 4; i++, n = Math.floor(n / 26)) name = String.fromCharCode(65 + (n % 26)) + name;
+  return `Q${name}`;
+}
+
+export const MAX_GENERATED_SYMBOLS = 26 ** 4;
+
+/**
+ * A generated symbol's profile, from its index and the seed alone (the first 2,000 symbols of a 10,000-symbol file
+ * are those of a 2,000-symbol one): a price from 0.0001 to 50,000 (log-uniform, so every symbol's scalers differ),
+ * a daily volatility from 2 % to 12 %, a market capitalisation from 1e6 to 1e10.
+ */
+export function generatedProfile(index: number, seed: number): SymbolProfile {
+  const u = mulberry32((Math.imul(seed, 0x9e3779b1) ^ Math.imul(index + 1, 0x85ebca6b)) >>> 0);
+  u();
+  const price = Number((10 ** (-4 + u() * Math.log10(5e8))).toPrecision(6));
+  const cap = 10 ** (6 + 4 * u());
+  const symbol = generatedSymbol(index);
+  return { slug: symbol.toLowerCase(), name: `Generated ${symbol}`, rank: 100 + index, price, supply: Math.round(cap / price), volatility: 0.02 + 0.1 * u(), volume: Math.round(cap * (0.01 + 0.1 * u())) };
+}
+
+export interface GeneratedSampleOptions {
+  count: number;
+  days: number;
+  start?: string;
+  seed?: number;
+}
+
+/**
+ * `count` generated symbols x `days` days, written as it is generated (never all in memory): rows grouped by symbol,
+ * dates ascending. Returns the row count.
+ */
+export async function writeGeneratedSample(opts: GeneratedSampleOptions, file: string): Promise<number> {
+  if (!Number.isInteger(opts.count) || opts.count < 1 || opts.count > MAX_GENERATED_SYMBOLS) throw new SampleOptionsError(`--count must be an integer from 1 to ${MAX_GENERATED_SYMBOLS}, got ${opts.count}`);
+  const { days, start, seed } = validate({ symbols: ['BTC'], days: opts.days, start: opts.start, seed: opts.seed });
+  const out = fs.createWriteStream(file);
+  const done = finished(out);
+  out.write(`${SAMPLE_HEADER.join(',')}\n`);
+  let chunk: string[] = [];
+  let rows = 0;
+  for (let i = 0; i < opts.count; i++) {
+    const random = gaussian(mulberry32((seed * 1_000_003 + i) >>> 0));
+    symbolSeries(generatedSymbol(i), generatedProfile(i, seed), days, start, random, (row) => chunk.push(row.join(',')));
+    rows += days;
+    if (chunk.length >= 20_000 || i === opts.count - 1) {
+      if (!out.write(`${chunk.join('\n')}\n`)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      chunk = [];
     }
   }
+  out.end();
+  await done;
   return rows;
 }
 
@@ -99,10 +161,6 @@ function validate(opts: SampleOptions): Required<SampleOptions> {
   const seed = opts.seed ?? 1;
   if (!Number.isInteger(seed)) throw new SampleOptionsError(`--seed must be an integer, got ${seed}`);
   return { symbols, days: opts.days, start, seed };
-}
-
-function addDays(isoDate: string, days: number): string {
-  return new Date(Date.parse(`${isoDate}T00:00:00Z`) + days * 86_400_000).toISOString().slice(0, 10);
 }
 
 function mulberry32(seed: number): () => number {

@@ -28,6 +28,11 @@ export interface WorkerConfig {
   mode: PredictionMode;
   /** An upload larger than this is refused before it is read (and the parser stops at it). */
   maxUploadBytes: number;
+  /** The cold-start rule's threshold: rows a symbol needs in the history before it gets scalers (its skip reason counts them). */
+  coldStartMinRows: number;
+  /** Shard an upload with more symbols than this, or more bytes than shardBytes (worker/runtime/shards.ts). */
+  shardSymbols: number;
+  shardBytes: number;
   /** A forced TF.js backend; undefined picks the fastest that starts. */
   backend: BackendName | undefined;
   workerId: string;
@@ -106,6 +111,9 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
     stopBudgetSeconds: positiveInt(env, WORKER_ENV.stopBudgetSeconds, QUEUE_DEFAULTS.stopBudgetSeconds),
     mode: oneOf(env, WORKER_ENV.predictionMode, PREDICTION_MODES, 'anchored')!,
     maxUploadBytes: positiveInt(env, WORKER_ENV.maxUploadBytes, QUEUE_DEFAULTS.maxUploadBytes),
+    coldStartMinRows: positiveInt(env, WORKER_ENV.coldStartMinRows, QUEUE_DEFAULTS.coldStartMinRows),
+    shardSymbols: positiveInt(env, WORKER_ENV.shardSymbols, QUEUE_DEFAULTS.shardSymbols),
+    shardBytes: positiveInt(env, WORKER_ENV.shardBytes, QUEUE_DEFAULTS.shardBytes),
     backend: oneOf(env, WORKER_ENV.tfjsBackend, BACKEND_ORDER, undefined),
     workerId: env[WORKER_ENV.workerId] || `${os.hostname()}-${process.pid}`,
     ecsAgentUri: env[WORKER_ENV.ecsAgentUri] || undefined,

@@ -6,6 +6,8 @@ import { isIncomingCsv } from '../../shared/layout.js';
 import { BadMessageError, parseQueueMessage } from '../../shared/s3-event.js';
 import { UnsupportedCommandError } from './failures.js';
 import { failureReason, runUpload, writeRunError, type RunContext, type RunOutcome } from './run.js';
+import { runShard } from './shard-run.js';
+import { SHARD_COMMAND } from './shards.js';
 
 export interface HandlerDeps extends Omit<RunContext, 'receiveCount' | 'log' | 'signal'> {
   sqs: SQSClient;
@@ -61,6 +63,14 @@ export async function handleMessage(deps: HandlerDeps, m: Message, signal?: Abor
     return { kind: 'ignored', reason: 's3:TestEvent' };
   }
   const ctx: RunContext = { ...deps, receiveCount, log, signal };
+  if (parsed.kind === 'command' && parsed.command === SHARD_COMMAND) {
+    const outcome = await runShard(ctx, parsed.body).catch(async (err: unknown) => {
+      if (!(err instanceof PermanentFailure) || err.disposition !== 'dead-letter') throw err;
+      await deadLetter(deps, m, failureReason(err), signal);
+      return { reason: failureReason(err) };
+    });
+    return 'reason' in outcome ? { kind: 'dead-lettered', reason: outcome.reason } : { kind: 'settled', reason: `shard ${outcome.shard}: ${outcome.settlement}`, runId: outcome.runId };
+  }
   if (parsed.kind === 'command') {
     const runId = commandRunId(m);
     const failure = new UnsupportedCommandError(`unsupported command: ${JSON.stringify(parsed.command)} is not implemented by this worker`);

@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { predictCsv } from '../../model/engine.js';
 import { InputFileError } from '../../model/errors.js';
 import { forecastCsv, predictionsCsv } from '../../model/output-csv.js';
@@ -11,6 +12,8 @@ import { quoteForMessage } from '../../shared/escape.js';
 import { runIdOf, type RunError, type RunInput, type RunManifest, type UploadStatus } from '../../shared/manifest.js';
 import type { ObjectCreated } from '../../shared/s3-event.js';
 import type { RunClaims } from './claims.js';
+import { coldStartCounter } from './cold-start.js';
+import { shardUpload } from './shards.js';
 import type { WorkerConfig } from './config.js';
 import { InvalidKeyError, isNotFound, isPreconditionFailed, SourceChangedError, SourceMissingError } from './failures.js';
 import { publishPredictions } from './outputs.js';
@@ -26,12 +29,14 @@ export interface RunContext {
   models: ModelSource;
   inference: (model: LoadedModel) => InferenceEngine;
   backend: string;
+  /** The work queue's client, where a run sends the shards of a large upload (worker/runtime/shards.ts). */
+  sqs?: SQSClient;
   receiveCount: number;
   log: Logger;
   signal?: AbortSignal;
 }
 
-export type RunOutcome = { runId: string; status: 'succeeded' | 'already-complete'; manifest?: RunManifest };
+export type RunOutcome = { runId: string; status: 'succeeded' | 'already-complete' | 'sharded'; manifest?: RunManifest };
 
 export function runIdForRecord(r: ObjectCreated): string {
   return runIdOf({ bucket: r.bucket, key: r.key, versionOrEtag: r.versionId ?? r.eTag, sequencer: r.sequencer, eventTime: r.eventTime });
@@ -124,12 +129,16 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     if (r.size > ctx.config.maxUploadBytes) {
       throw new InputFileError(`the upload is ${r.size.toLocaleString('en-US')} bytes, over the ${ctx.config.maxUploadBytes.toLocaleString('en-US')}-byte limit (MAX_UPLOAD_BYTES)`);
     }
+    // A large upload becomes shards, each its own message; the last to finish writes the manifest (finisher.ts).
+    const plan = await shardUpload(ctx, r, runId);
+    if (plan) return (await claim.release('retry'), log.info('run.sharded', { shards: plan.shards, symbols: plan.symbols.length }), { runId, status: 'sharded' });
     const model = await ctx.models.current(ctx.signal);
     const inference = ctx.inference(model);
     const tModel = performance.now();
     const source = await openSource(ctx, r);
     log.info('run.started', { model: model.metadata.version, receiveCount: ctx.receiveCount });
-    const result = await predictCsv(source.body, model, inference, { mode: ctx.config.mode, maxBytes: ctx.config.maxUploadBytes });
+    const coldStart = coldStartCounter(ctx.objects, ctx.config.coldStartMinRows, ctx.signal);
+    const result = await predictCsv(source.body, model, inference, { mode: ctx.config.mode, maxBytes: ctx.config.maxUploadBytes, coldStart });
     const tPredicted = performance.now();
 
     const [predsText, forecastText] = await Promise.all([predictionsCsv(result.predictions), forecastCsv(result.forecasts)]);

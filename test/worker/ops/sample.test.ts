@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { readInputCsv } from '../../../model/csv-input.js';
-import { generateSample, SAMPLE_HEADER, writeSampleCsv } from '../../../worker/ops/sample.js';
+import { generatedSymbol, generateSample, SAMPLE_HEADER, SAMPLE_SYMBOLS, writeGeneratedSample, writeSampleCsv } from '../../../worker/ops/sample.js';
+import { SCALER_SYMBOLS } from '../../helpers/history.js';
 import { parseCsvText } from '../../helpers/csv.js';
 
 describe('sample generator (npm run sample)', () => {
@@ -61,5 +62,39 @@ describe('sample generator (npm run sample)', () => {
     expect(() => generateSample({ symbols: [], days: 5 })).to.throw(/--symbols must name at least one/);
     expect(() => generateSample({ symbols: ['BTC'], days: 0 })).to.throw(/--days must be an integer/);
     expect(() => generateSample({ symbols: ['BTC'], days: 5, start: '2018-02-30' })).to.throw(/--start must be an ISO date/);
+  });
+
+  it('generates many symbols (--count) the team\'s scalers never had, each with its own price scale, that the engine reads', async function () {
+    this.timeout(60_000);
+    const file = path.join(dir, 'many.csv');
+    expect(await writeGeneratedSample({ count: 1000, days: 40, seed: 5 }, file)).to.equal(40_000);
+    const parsed = await readInputCsv(fs.createReadStream(file));
+    expect(parsed.rows).to.equal(40_000);
+    expect(parsed.symbols).to.have.length(1000);
+    expect(parsed.symbols.filter((s) => s.problem || s.quality)).to.deep.equal([]);
+    const names = parsed.symbols.map((s) => s.symbol);
+    expect(new Set(names).size).to.equal(1000);
+    expect(names.slice(0, 3)).to.deep.equal(['QAAAA', 'QAAAB', 'QAAAC']);
+    const taken = new Set<string>([...SCALER_SYMBOLS, ...Object.keys(SAMPLE_SYMBOLS)]);
+    expect(names.filter((n) => taken.has(n))).to.deep.equal([]);
+    expect(generatedSymbol(26 ** 4 - 1)).to.equal('QZZZZ');
+    for (const s of parsed.symbols) {
+      expect(s.rows.map((r) => r.date)[39]).to.equal('2018-03-05');
+      for (const r of s.rows) {
+        expect(r.high, s.symbol).to.be.at.least(Math.max(r.open, r.close));
+        expect(r.low, s.symbol).to.be.at.most(Math.min(r.open, r.close)).and.greaterThan(0);
+      }
+    }
+    // Price scales spread over decades, so fitted scalers differ from symbol to symbol.
+    const decades = new Set(parsed.symbols.map((s) => Math.floor(Math.log10(s.rows[0]!.open))));
+    expect(decades.size).to.be.at.least(8);
+    // A symbol's series depends on its index and the seed only: a smaller file is a prefix of a larger one.
+    const small = path.join(dir, 'small.csv');
+    await writeGeneratedSample({ count: 10, days: 40, seed: 5 }, small);
+    const smallText = fs.readFileSync(small, 'utf8');
+    expect(fs.readFileSync(file, 'utf8').startsWith(smallText)).to.equal(true);
+    let error: unknown;
+    await writeGeneratedSample({ count: 0, days: 5 }, small).catch((err) => (error = err));
+    expect(String(error)).to.match(/--count must be an integer from 1 to 456976, got 0/);
   });
 });
