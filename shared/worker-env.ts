@@ -78,6 +78,10 @@ export const STACK_OUTPUT = {
   dashboard: 'dashboard_name',
   imageCommit: 'image_commit',
   alarmTopicArn: 'alarm_topic_arn',
+  /** The REST API's base URL (IAM-authorized), the policy that may call it, and the run-finished SNS topic. */
+  apiUrl: 'api_url',
+  apiInvokePolicyArn: 'api_invoke_policy_arn',
+  completionTopicArn: 'completion_topic_arn',
 } as const;
 
 /** The API's environment (the Lambda's, set by infra/api.ts; the local server passes the same values in code). */

@@ -43,8 +43,8 @@ describe('console in headless Chromium: upload, runs, run chart, DLQ redrive', f
       const l = requestLogFromEnv(process.env, principal);
       return l ? { ...fleet.stack.clients, requestLog: { ...l, principal } } : fleet.stack.clients;
     };
-    // The API's calls as the Lambda's role, the console's own (listing, DLQ) as the operator running it.
-    const apiS3 = makeS3Client(log('api'));
+    // As `npm run console` runs it: the API's handlers and the console's own reads with the operator's credentials.
+    const apiS3 = makeS3Client(log('operator'));
     const opS3 = makeS3Client(log('operator'));
     const opSqs = makeSqsClient(log('operator'));
     clients.push(apiS3, opS3, opSqs);

@@ -34,8 +34,8 @@ describe('infra: IAM', () => {
         }
       }
     }
-    // bucket, queue, team, operator, task, execution policies and two trust policies.
-    expect(new Set(found.map((f) => f.where)).size).to.equal(8);
+    // bucket, queue, team, operator, task, execution, API role, API invoke and completion topic policies, three trust policies.
+    expect(new Set(found.map((f) => f.where)).size).to.equal(12);
     for (const { where, statement } of found) {
       expect(statement, where).to.not.have.any.keys('NotAction', 'NotResource', 'NotPrincipal');
       const actions = asList(statement.Action);
@@ -82,7 +82,7 @@ describe('infra: IAM', () => {
   it('gives the execution role image pull on its repository and log delivery to its group', () => {
     const { policy } = rolePolicy('-execution');
     const repository = single(run.resources, 'aws:ecr/repository:Repository').state.arn;
-    const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup').state.arn;
+    const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup', '-worker-logs').state.arn;
     expect(grants(policy)).to.deep.equal({
       EcrLogin: { actions: ['ecr:GetAuthorizationToken'], resources: ['*'] },
       PullWorkerImage: { actions: ['ecr:BatchCheckLayerAvailability', 'ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'], resources: [repository] },
@@ -133,6 +133,8 @@ describe('infra: IAM', () => {
       ReadSmokePredictions: { actions: ['s3:GetObject'], resources: [`${bucketArn}/predictions/_smoke/*`] },
       ReadHistory: { actions: ['s3:GetObject'], resources: [`${bucketArn}/history/*`] },
       LoadHistory: { actions: ['s3:PutObject'], resources: [`${bucketArn}/history/*`] },
+      ConsoleUploads: { actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/api/*`] },
+      ConsoleReads: { actions: ['s3:GetObject'], resources: [`${bucketArn}/daily/*`, `${bucketArn}/forecasts/*`, `${bucketArn}/incoming/api/*`, `${bucketArn}/registry/*`] },
       InspectDlq: { actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], resources: [dlqArn] },
       SendToWorkQueue: { actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resources: [workArn] },
     });

@@ -113,7 +113,7 @@ describe('infra: autoscaling, alarms and outputs', () => {
 
   describe('DLQ alarm', () => {
     it('fires as soon as the DLQ holds one message and notifies the SNS topic', () => {
-      const topic = single(run.resources, 'aws:sns/topic:Topic');
+      const topic = single(run.resources, 'aws:sns/topic:Topic', '-alarms');
       const alarm = single(run.resources, ALARM, '-dlq-not-empty').inputs;
       expect(alarm).to.deep.include({
         namespace: 'AWS/SQS',
@@ -129,7 +129,7 @@ describe('infra: autoscaling, alarms and outputs', () => {
 
     it('subscribes alarmEmail to the topic, and nobody when it is not set', () => {
       const subscription = single(run.resources, 'aws:sns/topicSubscription:TopicSubscription').inputs;
-      expect(subscription).to.deep.equal({ topic: single(run.resources, 'aws:sns/topic:Topic').state.arn, protocol: 'email', endpoint: ALARM_EMAIL });
+      expect(subscription).to.deep.equal({ topic: single(run.resources, 'aws:sns/topic:Topic', '-alarms').state.arn, protocol: 'email', endpoint: ALARM_EMAIL });
       expect(ofType(changed.resources, 'aws:sns/topicSubscription:TopicSubscription')).to.be.empty;
       // The wake rule, the DLQ, the oldest upload, the worker errors and the model check.
       expect(ofType(changed.resources, ALARM)).to.have.lengthOf(5);
@@ -138,7 +138,7 @@ describe('infra: autoscaling, alarms and outputs', () => {
 
   describe('operations alarms, metrics and dashboard', () => {
     it('alarms when the oldest upload waits longer than oldestMessageAlarmSeconds (default 300 s), to the topic', () => {
-      const topic = single(run.resources, 'aws:sns/topic:Topic').state.arn;
+      const topic = single(run.resources, 'aws:sns/topic:Topic', '-alarms').state.arn;
       const alarm = single(run.resources, ALARM, '-oldest-upload').inputs;
       expect(alarm).to.deep.include({
         namespace: 'AWS/SQS',
@@ -155,7 +155,7 @@ describe('infra: autoscaling, alarms and outputs', () => {
     it('alarms on any error a worker logs, counted from its log group by a metric filter', () => {
       const alarm = single(run.resources, ALARM, '-worker-errors').inputs;
       expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'WorkerErrors', statistic: 'Sum', threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold' });
-      const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup').state.name;
+      const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup', '-worker-logs').state.name;
       const filters = ofType(run.resources, 'aws:cloudwatch/logMetricFilter:LogMetricFilter');
       expect(filters.map((f) => f.inputs.metricTransformation.name).sort()).to.deep.equal(['ModelCheckFailed', 'RunLatencyMs', 'RunsFailed', 'RunsSucceeded', 'WorkerErrors']);
       for (const f of filters) expect(f.inputs.logGroupName, f.name).to.equal(logGroup);

@@ -109,13 +109,13 @@ describe('infra: worker image, task and service', () => {
     });
 
     it('logs to its own group with the configured retention', async () => {
-      const group = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup');
+      const group = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup', '-worker-logs');
       expect(group.inputs.retentionInDays).to.equal(30);
       expect(containers(run)[0]!.logConfiguration).to.deep.equal({
         logDriver: 'awslogs',
         options: { 'awslogs-group': group.state.name, 'awslogs-region': REGION, 'awslogs-stream-prefix': 'worker' },
       });
-      expect(single((await changedRun()).resources, 'aws:cloudwatch/logGroup:LogGroup').inputs.retentionInDays).to.equal(90);
+      expect(single((await changedRun()).resources, 'aws:cloudwatch/logGroup:LogGroup', '-worker-logs').inputs.retentionInDays).to.equal(90);
     });
   });
 
@@ -148,7 +148,7 @@ describe('infra: worker image, task and service', () => {
 
     it('starts the service after, and stops it before, its roles\' policies and the subnets\' routes', () => {
       const service = single(run.resources, 'aws:ecs/service:Service');
-      const needed = [...ofType(run.resources, 'aws:iam/rolePolicy:RolePolicy'), ...ofType(run.resources, 'aws:ec2/routeTableAssociation:RouteTableAssociation')];
+      const needed = [...ofType(run.resources, 'aws:iam/rolePolicy:RolePolicy').filter((p) => !p.name.includes('-api-')), ...ofType(run.resources, 'aws:ec2/routeTableAssociation:RouteTableAssociation')];
       expect(needed).to.have.length(4);
       for (const r of needed) expect(service.dependencies, r.urn).to.include(r.urn);
     });
