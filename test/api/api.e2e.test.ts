@@ -92,6 +92,7 @@ describe('REST API against the embedded stack: responses match docs/openapi.yaml
     const r = await postCsv(Buffer.alloc(API_DEFAULTS.maxBodyBytes + 1, 'a'));
     expect(r.status).to.equal(413);
     expect((r.body as any).limit).to.equal(API_DEFAULTS.maxBodyBytes);
+    expect(r.headers.get('connection'), 'the unread body ends the connection').to.equal('close');
     const after = (await fleet.s3.send(new ListObjectsV2Command({ Bucket: fleet.stack.bucket, Prefix: 'incoming/api/' }))).KeyCount;
     expect(after).to.equal(before);
   });

@@ -65,7 +65,11 @@ export function createApiApp({ s3, config }: ApiDeps): Hono {
     },
     bodyLimit({
       maxSize: config.maxBodyBytes,
-      onError: (c) => problem(c, 413, 'Content Too Large', `the body is over the ${config.maxBodyBytes.toLocaleString('en-US')}-byte limit of POST /runs; use POST /runs/uploads for a presigned S3 upload`, { limit: config.maxBodyBytes }),
+      onError: (c) => {
+        // The rest of the body is not read: the connection cannot carry another request.
+        c.header('connection', 'close');
+        return problem(c, 413, 'Content Too Large', `the body is over the ${config.maxBodyBytes.toLocaleString('en-US')}-byte limit of POST /runs; use POST /runs/uploads for a presigned S3 upload`, { limit: config.maxBodyBytes });
+      },
     }),
     async (c) => {
       const body = new Uint8Array(await c.req.arrayBuffer());
