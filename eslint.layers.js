@@ -19,4 +19,10 @@ export const layerRules = [
   { files: ['worker/local/**/*.ts'], rules: rule(PULUMI, folder('cli', 'flags belong to entry files'), folder('commands', 'nothing imports an entry file')) },
   { files: ['worker/cli/**/*.ts'], rules: rule(PULUMI, folder('commands', 'nothing imports an entry file')) },
   { files: ['worker/commands/**/*.ts'], rules: rule(PULUMI) },
+  {
+    // The API is what the Lambda bundles: no TF.js (the engine), no operator or local-stack code.
+    files: ['worker/api/**/*.ts'],
+    rules: rule(PULUMI, TF, folder('model', 'the API reads records, it runs no engine'), folder('ops', 'operator work belongs to the console routes (worker/console)'), folder('local', 'the API does not import the local stack'), folder('cli', 'flags belong to entry files'), folder('commands', 'nothing imports an entry file'), folder('console', 'the Lambda bundles no console')),
+  },
+  { files: ['worker/console/**/*.ts'], rules: rule(PULUMI, TF, folder('local', 'the console does not import the local stack'), folder('cli', 'flags belong to entry files'), folder('commands', 'nothing imports an entry file')) },
 ];

@@ -45,6 +45,10 @@ export class OperatorAccess extends pulumi.ComponentResource {
           // `history show` and `history load` (a bootstrap: create-only, as every history write).
           { Sid: 'ReadHistory', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.history)] },
           { Sid: 'LoadHistory', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.history)], Condition: CREATE_ONLY },
+          // `npm run console`: it serves the API's handlers with the operator's credentials (uploads under
+          // incoming/api/ only) and shows the daily file, forecasts and registry records.
+          { Sid: 'ConsoleUploads', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(`${PREFIX.incoming}api/`)] },
+          { Sid: 'ConsoleReads', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(`${PREFIX.incoming}api/`), objects(PREFIX.forecasts), objects('registry/'), objects('daily/')] },
           { Sid: 'InspectDlq', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: [args.dlqArn] },
           // Redrive sends the DLQ's messages back to the work queue.
           { Sid: 'SendToWorkQueue', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: [args.workQueueArn] },

@@ -1,7 +1,9 @@
+import path from 'node:path';
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
 import { teamUrls } from '../shared/layout.js';
 import { STACK_OUTPUT } from '../shared/worker-env.js';
+import { FleetApi } from './api.js';
 import { FleetAlarms } from './alarms.js';
 import { WorkerAutoscaling } from './autoscaling.js';
 import { DataBucket } from './bucket.js';
@@ -140,6 +142,12 @@ export function createStack({ config, imageContext, revision }: StackArgs): Stac
   const team = new TeamAccess(`${NAME}-team`, { bucketArn: bucket.arn }, opts);
   const operator = new OperatorAccess(`${NAME}-operator`, { bucketArn: bucket.arn, workQueueArn: queues.work.arn, dlqArn: queues.dlq.arn }, opts);
 
+  const api = new FleetApi(
+    `${NAME}-api`,
+    { bundleDir: path.join(imageContext, 'dist', 'api'), bucketName: bucket.name, bucketArn: bucket.arn, region, accountId, logRetentionDays: config.logRetentionDays },
+    opts,
+  );
+
   const urls = bucket.name.apply((name) => teamUrls(name));
   return {
     [STACK_OUTPUT.testUrl]: urls.testUrl,
@@ -157,5 +165,8 @@ export function createStack({ config, imageContext, revision }: StackArgs): Stac
     [STACK_OUTPUT.alarmTopicArn]: alarm.topic.arn,
     [STACK_OUTPUT.dashboard]: dashboard.dashboard.dashboardName,
     [STACK_OUTPUT.imageCommit]: pulumi.output(revision.commit),
+    [STACK_OUTPUT.apiUrl]: api.url,
+    [STACK_OUTPUT.apiInvokePolicyArn]: api.invokePolicy.arn,
+    [STACK_OUTPUT.completionTopicArn]: api.completions.arn,
   };
 }

@@ -50,6 +50,8 @@ export class UploadTrigger extends pulumi.ComponentResource {
       `${name}-notification`,
       {
         bucket: args.bucketId,
+        // Every object event also goes to EventBridge: the API's run-finished rule (infra/api.ts) reads them there.
+        eventbridge: true,
         queues: [
           {
             id: 'incoming-csv-to-work-queue',

@@ -88,4 +88,26 @@ export const STACK_OUTPUT = {
   dashboard: 'dashboard_name',
   imageCommit: 'image_commit',
   alarmTopicArn: 'alarm_topic_arn',
+  /** The REST API's base URL (IAM-authorized), the policy that may call it, and the run-finished SNS topic. */
+  apiUrl: 'api_url',
+  apiInvokePolicyArn: 'api_invoke_policy_arn',
+  completionTopicArn: 'completion_topic_arn',
+} as const;
+
+/** The API's environment (the Lambda's, set by infra/api.ts; the local server passes the same values in code). */
+export const API_ENV = {
+  bucket: 'BUCKET',
+  /** The largest CSV body POST /runs takes, in bytes (default API_DEFAULTS.maxBodyBytes). */
+  maxBodyBytes: 'API_MAX_BODY_BYTES',
+  /** Seconds a presigned URL stays valid. */
+  presignSeconds: 'API_PRESIGN_SECONDS',
+} as const;
+
+export const API_DEFAULTS = {
+  /**
+   * 4 MiB: the Lambda's synchronous payload limit is 6 MB, and a body API Gateway passes base64-encoded grows by a
+   * third. Larger files go through POST /runs/uploads (a presigned PUT straight to S3).
+   */
+  maxBodyBytes: 4 * 1024 * 1024,
+  presignSeconds: 900,
 } as const;

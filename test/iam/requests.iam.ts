@@ -74,6 +74,8 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
         rolePrincipal(policies, 'reconcile-scheduler', '-reconcile-scheduler-role'),
         rolePrincipal(policies, 'train-scheduler', '-train-scheduler-role'),
         rolePrincipal(policies, 'forecast-scheduler', '-forecast-scheduler-role'),
+        // The REST API's Lambda (infra/api.ts): the API's handlers record their requests as `api` in the e2e tests.
+        rolePrincipal(policies, 'api', '-api-role'),
         // The team and the operators attach the managed policies to their own identities, outside the stack.
         managedPolicyPrincipal(policies, 'team', 'fleet-team', `arn:aws:iam::${accountId}:user/team-frontend`),
         managedPolicyPrincipal(policies, 'operator', 'fleet-operator', `arn:aws:iam::${accountId}:user/operator`),
@@ -85,7 +87,7 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
 
   it('recorded the work of every principal, each declared', () => {
     const principals = new Set(requests.map((r) => r.principal));
-    expect([...principals]).to.include.members(['operator', 'reconcile-task', 'team', 'worker']);
+    expect([...principals]).to.include.members(['api', 'operator', 'reconcile-task', 'team', 'worker']);
     expect([...principals].filter((p) => !declared.principals.some((d) => d.label === p)), 'recorded principals not declared').to.deep.equal([]);
   });
 
@@ -126,6 +128,11 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     ['the team writes a model', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin' })],
     ['the team writes a run file', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'runs/r/preds.csv', ifNoneMatch: '*' })],
     ['the team repoints the model in service', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
+    ['the API writes outside incoming/api/', forbidden('api', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
+    ['the API writes a run file', forbidden('api', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'runs/r/manifest.json', ifNoneMatch: '*' })],
+    ['the API repoints the model in service', forbidden('api', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
+    ['the API reads the history', forbidden('api', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'history/segments/2018-01/x.csv' })],
+    ['the API reads the DLQ', forbidden('api', 'ReceiveMessage', { queueUrl: `http://127.0.0.1:4569/${LOCAL_STACK.accountId}/${LOCAL_STACK.dlqName}` }, 'sqs')],
     ['an operator overwrites a run file', forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'runs/r/manifest.json' })],
     ['an operator deletes an upload', forbidden('operator', 'DeleteObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
     ["an operator overwrites a model version's file", forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin' })],

@@ -35,8 +35,9 @@ describe('infra: IAM', () => {
       }
     }
     // bucket, queue, team, operator, task, execution policies and two trust policies; for each of the two scheduled
-    // tasks its task, execution and scheduler roles (policy and trust); the forecast schedule's role (policy and trust).
-    expect(new Set(found.map((f) => f.where)).size).to.equal(8 + 2 * 6 + 2);
+    // tasks its task, execution and scheduler roles (policy and trust); the forecast schedule's role (policy and trust);
+    // the API's role, invoke and completion-topic policies and the API role's trust policy.
+    expect(new Set(found.map((f) => f.where)).size).to.equal(8 + 2 * 6 + 2 + 4);
     for (const { where, statement } of found) {
       expect(statement, where).to.not.have.any.keys('NotAction', 'NotResource', 'NotPrincipal');
       const actions = asList(statement.Action);
@@ -141,6 +142,8 @@ describe('infra: IAM', () => {
       ReadSmokePredictions: { actions: ['s3:GetObject'], resources: [`${bucketArn}/predictions/_smoke/*`] },
       ReadHistory: { actions: ['s3:GetObject'], resources: [`${bucketArn}/history/*`] },
       LoadHistory: { actions: ['s3:PutObject'], resources: [`${bucketArn}/history/*`] },
+      ConsoleUploads: { actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/api/*`] },
+      ConsoleReads: { actions: ['s3:GetObject'], resources: [`${bucketArn}/daily/*`, `${bucketArn}/forecasts/*`, `${bucketArn}/incoming/api/*`, `${bucketArn}/registry/*`] },
       InspectDlq: { actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], resources: [dlqArn] },
       SendToWorkQueue: { actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resources: [workArn] },
     });

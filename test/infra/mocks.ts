@@ -58,6 +58,10 @@ function mockState(type: string, name: string, inputs: Record<string, any>): { i
       return { id: name, state: { ...inputs, name, arn: arn('logs', `log-group:${name}`) } };
     case 'aws:iam/role:Role':
       return { id: name, state: { ...inputs, name, arn: `arn:aws:iam::${ACCOUNT}:role/${name}` } };
+    case 'aws:apigatewayv2/api:Api': {
+      const id = `api${name.length}mock`;
+      return { id, state: { ...inputs, name, arn: `arn:aws:apigateway:${REGION}::/apis/${id}`, apiEndpoint: `https://${id}.execute-api.${REGION}.amazonaws.com`, executionArn: arn('execute-api', id) } };
+    }
     case 'aws:iam/policy:Policy':
       return { id: name, state: { ...inputs, name, arn: `arn:aws:iam::${ACCOUNT}:policy/${name}` } };
     default:

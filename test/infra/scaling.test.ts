@@ -113,7 +113,7 @@ describe('infra: autoscaling, alarms and outputs', () => {
 
   describe('DLQ alarm', () => {
     it('fires as soon as the DLQ holds one message and notifies the SNS topic', () => {
-      const topic = single(run.resources, 'aws:sns/topic:Topic');
+      const topic = single(run.resources, 'aws:sns/topic:Topic', '-alarms');
       const alarm = single(run.resources, ALARM, '-dlq-not-empty').inputs;
       expect(alarm).to.deep.include({
         namespace: 'AWS/SQS',
@@ -129,7 +129,7 @@ describe('infra: autoscaling, alarms and outputs', () => {
 
     it('subscribes alarmEmail to the topic, and nobody when it is not set', () => {
       const subscription = single(run.resources, 'aws:sns/topicSubscription:TopicSubscription').inputs;
-      expect(subscription).to.deep.equal({ topic: single(run.resources, 'aws:sns/topic:Topic').state.arn, protocol: 'email', endpoint: ALARM_EMAIL });
+      expect(subscription).to.deep.equal({ topic: single(run.resources, 'aws:sns/topic:Topic', '-alarms').state.arn, protocol: 'email', endpoint: ALARM_EMAIL });
       expect(ofType(changed.resources, 'aws:sns/topicSubscription:TopicSubscription')).to.be.empty;
       // The wake rule, the DLQ, the oldest upload, the worker errors, the model check, the missing uploads, the accuracy
       // and the scheduled tasks' errors.
@@ -139,7 +139,7 @@ describe('infra: autoscaling, alarms and outputs', () => {
 
   describe('operations alarms, metrics and dashboard', () => {
     it('alarms when the oldest upload waits longer than oldestMessageAlarmSeconds (default 300 s), to the topic', () => {
-      const topic = single(run.resources, 'aws:sns/topic:Topic').state.arn;
+      const topic = single(run.resources, 'aws:sns/topic:Topic', '-alarms').state.arn;
       const alarm = single(run.resources, ALARM, '-oldest-upload').inputs;
       expect(alarm).to.deep.include({
         namespace: 'AWS/SQS',

@@ -211,7 +211,7 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
       expect(f.metricTransformation).to.deep.equal({ namespace: 'CryptoOpenFleet', name: 'UploadsMissing', value: '$.missing', unit: 'Count' });
       const alarm = single(run.resources, ALARM, '-uploads-missing').inputs;
       expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'UploadsMissing', statistic: 'Maximum', comparisonOperator: 'GreaterThanThreshold', threshold: 0, treatMissingData: 'ignore' });
-      expect(alarm.alarmActions).to.deep.equal([single(run.resources, 'aws:sns/topic:Topic').state.arn]);
+      expect(alarm.alarmActions).to.deep.equal([single(run.resources, 'aws:sns/topic:Topic', 'fleet-alarms').state.arn]);
     });
 
     it("takes worseDays from the worker's accuracy.recorded line and alarms at accuracyAlarmDays (default 3)", () => {

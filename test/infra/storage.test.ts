@@ -124,7 +124,9 @@ describe('infra: bucket, queues and the upload notification', () => {
       expect(notification.queues).to.deep.equal([
         { id: 'incoming-csv-to-work-queue', queueArn: workArn, events: ['s3:ObjectCreated:*'], filterPrefix: 'incoming/', filterSuffix: '.csv' },
       ]);
-      expect(notification).to.not.have.any.keys('topics', 'lambdaFunctions', 'eventbridge');
+      expect(notification).to.not.have.any.keys('topics', 'lambdaFunctions');
+      // Object events also reach EventBridge, for the API's run-finished rule (test/infra/api.test.ts).
+      expect(notification.eventbridge).to.equal(true);
     });
 
     it('lets only S3, for this bucket in this account, send to the work queue (Allow statements only)', () => {

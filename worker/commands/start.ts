@@ -8,11 +8,17 @@ import { LOCAL_STACK } from '../local/constants.js';
 import { DEFAULT_DATA_DIR } from '../local/stack.js';
 import { runOnce, startLocal, type Running } from '../local/start.js';
 
-const USAGE = `usage: npm start -- [--workers N] [--fresh] [--data-dir DIR] [--port P] [--once [CSV]] [--out DIR] [--timeout S]
+/** The API's port beside the stack's (4569). */
+const DEFAULT_API_PORT = 4570;
+
+const USAGE = `usage: npm start -- [--workers N] [--fresh] [--data-dir DIR] [--port P] [--api-port P] [--no-console] [--no-api] [--once [CSV]] [--out DIR] [--timeout S]
   --workers N      worker processes (default 2)
   --fresh          delete the stack's stored objects first (<data-dir>/s3)
   --data-dir DIR   where objects and imported models are kept (default ${path.relative(process.cwd(), DEFAULT_DATA_DIR) || '.'})
   --port P         the S3 + SQS endpoint's port (default ${LOCAL_STACK.port})
+  --api-port P     the REST API's and console's port (default ${DEFAULT_API_PORT}; 0 picks a free one)
+  --no-console     serve the API only, no console at /
+  --no-api         serve neither the API nor the console
   --once [CSV]     upload CSV (default: a synthetic BTC/LTC/XRP sample) to test_url, wait for its run, copy its files, exit
   --out DIR        where --once copies preds.csv, forecast.csv, manifest.json (default ./out)
   --timeout S      how long --once waits for the run (default 120)
@@ -25,6 +31,9 @@ interface Cli {
   fresh: boolean;
   dataDir?: string;
   port?: number;
+  apiPort: number;
+  console: boolean;
+  api: boolean;
   once: boolean;
   csv?: string;
   out: string;
@@ -40,6 +49,9 @@ function parseCli(argv: string[]): Cli | 'help' {
       fresh: { type: 'boolean', default: false },
       'data-dir': { type: 'string' },
       port: { type: 'string' },
+      'api-port': { type: 'string', default: String(DEFAULT_API_PORT) },
+      console: { type: 'boolean', default: true },
+      api: { type: 'boolean', default: true },
       once: { type: 'boolean', default: false },
       out: { type: 'string', default: 'out' },
       timeout: { type: 'string', default: '120' },
@@ -48,6 +60,7 @@ function parseCli(argv: string[]): Cli | 'help' {
     },
     strict: true,
     allowPositionals: true,
+    allowNegative: true,
   });
   if (values.help) return 'help';
   // `--once file.csv`: parseArgs sees the file as a positional.
@@ -62,6 +75,9 @@ function parseCli(argv: string[]): Cli | 'help' {
     fresh: values.fresh,
     dataDir: values['data-dir'],
     port: values.port === undefined ? undefined : int('port', values.port, 0),
+    apiPort: int('api-port', values['api-port'], 0),
+    console: values.console,
+    api: values.api,
     once: values.once,
     csv: positionals[0],
     out: values.out,
@@ -91,6 +107,7 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
       port: cli.port,
       quiet: cli.once,
       reconcileGraceMs: cli.reconcileGraceMs,
+      api: cli.api && !cli.once ? { port: cli.apiPort, console: cli.console } : false,
       env: io.env,
       print: io.out,
       // Importing the team's files runs the version's self-check, which needs a backend.

@@ -2,10 +2,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ResolvedModelFiles } from '../../model/model-store.js';
 import { teamUrls } from '../../shared/layout.js';
-import { QUEUE_DEFAULTS, WORKER_ENV } from '../../shared/worker-env.js';
+import { API_DEFAULTS, QUEUE_DEFAULTS, WORKER_ENV } from '../../shared/worker-env.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { makeS3Client, makeSqsClient } from '../runtime/aws-clients.js';
+import { makeS3Client, makeSqsClient, requestLogFromEnv } from '../runtime/aws-clients.js';
+import { startApiServer, type ApiServer } from '../console/server.js';
 import { BucketObjects } from '../runtime/s3-objects.js';
 import { reconcile, type ReconcileReport } from '../tasks/reconcile.js';
 import { localStackEnv } from './constants.js';
@@ -38,12 +39,16 @@ export interface StartOptions {
   workerEnv?: Record<string, string>;
   /** Uploads younger than this are on their way, not lost, when the start-up reconciler looks (default 60 s). */
   reconcileGraceMs?: number;
+  /** The REST API (and the console beside it) on its own localhost port; `false` serves neither. */
+  api?: { port?: number; console?: boolean } | false;
 }
 
 export interface Running {
   stack: LocalStack;
   model: SeededModel;
   fleet: Fleet;
+  /** The REST API and console, unless turned off. */
+  api: ApiServer | null;
   /**
    * Lost work resumed: once the workers have drained the queue (which survives restarts), every upload without a
    * record is requeued. Resolves with the reconciler's report (null when the stack stopped first).
@@ -111,16 +116,30 @@ export async function startLocal(opts: StartOptions): Promise<Running> {
     print: forward,
   });
 
+  let api: ApiServer | null = null;
+  if (opts.api !== false) {
+    try {
+      api = await startLocalApi(stack, opts.api ?? {});
+    } catch (err) {
+      await fleet.stop(QUEUE_DEFAULTS.ecsStopTimeoutSeconds * 1000);
+      await stack.stop();
+      throw new StartError(`the API could not start: ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    }
+  }
+
   let stopping: Promise<void> | undefined;
   const reconciled = workers === 0 ? Promise.resolve(null) : resumeLostWork(stack, forward, () => stopping !== undefined, opts.reconcileGraceMs ?? 60_000);
   return {
     stack,
     model,
     fleet,
+    api,
     reconciled,
-    banner: () => banner(stack, model, fleet),
+    banner: () => banner(stack, model, fleet, api),
     stop: () => {
-      stopping ??= fleet.stop(QUEUE_DEFAULTS.ecsStopTimeoutSeconds * 1000).then(() => stack.stop());
+      stopping ??= Promise.resolve(api?.close())
+        .then(() => fleet.stop(QUEUE_DEFAULTS.ecsStopTimeoutSeconds * 1000))
+        .then(() => stack.stop());
       return stopping;
     },
   };
@@ -151,7 +170,28 @@ async function resumeLostWork(stack: LocalStack, print: (line: string) => void, 
   }
 }
 
-function banner(stack: LocalStack, model: SeededModel, fleet: Fleet): string {
+/** The API and console against the embedded stack, with its clients (recorded as `api` when requests are logged). */
+async function startLocalApi(stack: LocalStack, opts: { port?: number; console?: boolean }): Promise<ApiServer> {
+  const requestLog = requestLogFromEnv(process.env, 'api');
+  const clients = requestLog ? { ...stack.clients, requestLog } : stack.clients;
+  const s3 = makeS3Client(clients);
+  const sqs = makeSqsClient(stack.clients);
+  const server = await startApiServer({
+    api: { s3, config: { bucket: stack.bucket, maxBodyBytes: API_DEFAULTS.maxBodyBytes, presignSeconds: API_DEFAULTS.presignSeconds } },
+    console: opts.console === false ? undefined : { s3: makeS3Client(stack.clients), sqs, queueUrl: stack.queueUrl, dlqUrl: stack.dlqUrl, dlqWaitSeconds: 0, target: 'local' },
+    port: opts.port ?? 0,
+  });
+  return {
+    ...server,
+    close: async () => {
+      await server.close();
+      s3.destroy();
+      sqs.destroy();
+    },
+  };
+}
+
+function banner(stack: LocalStack, model: SeededModel, fleet: Fleet, api: ApiServer | null): string {
   const { testUrl, predUrl } = teamUrls(stack.bucket);
   const e = localStackEnv(stack.endpoint);
   return [
@@ -164,6 +204,8 @@ function banner(stack: LocalStack, model: SeededModel, fleet: Fleet): string {
     `  workers    ${fleet.workers.map((w) => `${w.id} pid ${w.pid}`).join(', ') || 'none'}`,
     `  test_url   ${testUrl}`,
     `  pred_url   ${predUrl}`,
+    `  api        ${api ? `${api.url}  (POST ${api.url}/runs with a CSV body; docs/api.md)` : 'off'}`,
+    `  console    ${api?.consoleUrl ?? 'off'}`,
     'AWS CLI against it:',
     `  export AWS_ENDPOINT_URL=${stack.endpoint} AWS_DEFAULT_REGION=${stack.clients.region} AWS_ACCESS_KEY_ID=${e.AWS_ACCESS_KEY_ID} AWS_SECRET_ACCESS_KEY=${e.AWS_SECRET_ACCESS_KEY} \\`,
     `         AWS_REQUEST_CHECKSUM_CALCULATION=${e.AWS_REQUEST_CHECKSUM_CALCULATION} AWS_RESPONSE_CHECKSUM_VALIDATION=${e.AWS_RESPONSE_CHECKSUM_VALIDATION}`,
@@ -172,6 +214,7 @@ function banner(stack: LocalStack, model: SeededModel, fleet: Fleet): string {
     `  aws --endpoint-url ${stack.endpoint} sqs get-queue-attributes --queue-url ${stack.queueUrl} --attribute-names All`,
     '  (AWS CLI v1 ignores AWS_ENDPOINT_URL for sqs, v2 before 2.13 for everything: give it --endpoint-url)',
     '  npm run dlq        lists failed messages; npm run dlq -- --redrive moves them back',
+    ...(api ? [`  curl -H 'content-type: text/csv' --data-binary @crypto_test.csv ${api.url}/runs`] : []),
     'Ctrl-C stops the workers, then the stack.',
   ].join('\n');
 }

@@ -54,7 +54,7 @@ describe('npm start (stack + model + real workers)', () => {
   });
 
   it('without --once: prints endpoints and team URLs, and stops workers then the stack on SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', startCli, '--workers', '1', '--port', '0', '--data-dir', dataDir], { cwd: repoRoot, env });
+    const child = spawn(process.execPath, ['--import', 'tsx', startCli, '--workers', '1', '--port', '0', '--api-port', '0', '--data-dir', dataDir], { cwd: repoRoot, env });
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -65,9 +65,38 @@ describe('npm start (stack + model + real workers)', () => {
     expect(stdout).to.contain('pred_url   s3://crypto-open-local/predictions/crypto_test_preds.csv');
     expect(stdout, 'the model published by the first start persists').to.match(/model {6}v-[0-9a-f]{16} \(already in service\)/);
     expect(stdout).to.contain('aws s3 cp crypto_test.csv s3://crypto-open-local/incoming/');
+    const api = /api {8}(http:\/\/127\.0\.0\.1:\d+) /.exec(stdout)?.[1];
+    expect(api, 'the banner names the API URL').to.be.a('string');
+    expect(stdout).to.contain(`console    ${api}/`);
+    const models = await fetch(`${api}/models`);
+    expect(models.status).to.equal(200);
+    expect(((await models.json()) as { pointer: { version: string } }).pointer.version).to.match(/^v-[0-9a-f]{16}$/);
+    const page = await fetch(`${api}/`);
+    expect(page.headers.get('content-type')).to.match(/^text\/html/);
+    expect(await page.text()).to.contain('/vendor/uPlot.iife.min.js');
     child.kill('SIGINT');
     expect(await exited).to.equal(0);
     expect(stdout).to.contain('SIGINT: stopping workers, then the stack');
     expect(stdout, 'a stopped worker is not reported dead').to.not.contain('restarting');
+  });
+
+  it('--no-console: the API without the console at /', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', startCli, '--workers', '0', '--port', '0', '--api-port', '0', '--no-console', '--data-dir', path.join(dir, 'data-no-console')], { cwd: repoRoot, env });
+    let stdout = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    for (let i = 0; i < 600 && !stdout.includes('Ctrl-C stops'); i++) await new Promise((r) => setTimeout(r, 50));
+    try {
+      const api = /api {8}(http:\/\/127\.0\.0\.1:\d+) /.exec(stdout)?.[1];
+      expect(stdout).to.contain('console    off');
+      const root = await fetch(`${api}/`);
+      expect(root.status).to.equal(404);
+      expect(root.headers.get('content-type')).to.equal('application/problem+json');
+      expect((await fetch(`${api}/models`)).status).to.equal(200);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).to.equal(0);
   });
 });
