@@ -150,6 +150,17 @@ interface NumpyForwardReport {
   blas: string;
 }
 
+/**
+ * The NumPy peer at its best: OpenBLAS picks its own kernels and cache sizes (this machine's environment pins
+ * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for other tools; unset for the peer's commands only).
+ */
+export function numpyEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
+}
+
 export function runChild(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; wallMs: number }> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
@@ -178,7 +189,7 @@ async function numpyForward(python: string, weightsFile: string, windows: Float3
     '--count', String(count),
     '--reps', String(reps),
     '--out', outFile,
-  ]);
+  ], numpyEnv());
   const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as NumpyForwardReport;
   const b = fs.readFileSync(outFile);
   return { report, outputs: new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8) };
@@ -360,14 +371,14 @@ export interface NumpyPipelineRun {
   /** Whole process, start to exit, as seen from here. */
   wallMs: number;
   /** The script's own report: counts and per-stage seconds. */
-  report: { symbols: number; rows: number; windows: number; skipped: Record<string, string>; seconds: Record<string, number> };
+  report: { symbols: number; rows: number; windows: number; numpy: string; blas: string; skipped: Record<string, string>; seconds: Record<string, number> };
 }
 
 /** Runs numpy_pipeline.py as a whole process on `input`, writing `output` (and `forecast`). */
 export async function runNumpyPipeline(opts: { python: string; input: string; scalersJson: string; weightsJson: string; output: string; forecast?: string }): Promise<NumpyPipelineRun> {
   const args = [path.join(benchDir, 'numpy_pipeline.py'), '--input', opts.input, '--scalers', opts.scalersJson, '--weights', opts.weightsJson, '--output', opts.output];
   if (opts.forecast) args.push('--forecast', opts.forecast);
-  const { stdout, wallMs } = await runChild(opts.python, args);
+  const { stdout, wallMs } = await runChild(opts.python, args, numpyEnv());
   return { wallMs, report: JSON.parse(stdout.trim().split('\n').at(-1)!) as NumpyPipelineRun['report'] };
 }
 

@@ -86,8 +86,8 @@ def forward(windows, w):
 
 def blas_name():
     try:
-        cfg = np.show_config(mode="dicts")
-        return cfg["Build Dependencies"]["blas"]["name"]
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return " ".join(str(x) for x in (blas.get("name"), blas.get("version"), blas.get("openblas configuration", "")) if x)
     except Exception:  # older NumPy: no dict mode
         return "unknown"
 
