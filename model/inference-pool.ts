@@ -63,6 +63,14 @@ function positiveInt(value: number | undefined, fallback: number, name: string):
   return value;
 }
 
+/**
+ * Whether the fast engine gains from the pool on `backend`: wasm and cpu run one thread in Node.js; tfjs-node's
+ * kernels already use every core (and its native addon is not known to load in worker threads).
+ */
+export function usesInferencePool(backend: BackendName): boolean {
+  return backend !== 'tensorflow';
+}
+
 /** `values` in shared memory (itself when it already is), so that threads read it where it is. */
 function shared(values: Float32Array): Float32Array {
   if (values.buffer instanceof SharedArrayBuffer) return values;

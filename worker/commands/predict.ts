@@ -11,7 +11,7 @@ import { QUALITY_POLICIES, type QualityPolicy } from '../../model/data-quality.j
 import { predictCsv } from '../../model/engine.js';
 import { InputFileError } from '../../model/errors.js';
 import { createInference, INFERENCE_ENGINES, type InferenceName } from '../../model/inference.js';
-import { InferencePool } from '../../model/inference-pool.js';
+import { InferencePool, usesInferencePool } from '../../model/inference-pool.js';
 import { forecastCsv, predictionsCsvChunks } from '../../model/output-csv.js';
 import { PREDICTION_MODES, type PredictionMode } from '../../model/predictions.js';
 import { escapePrintable } from '../../shared/escape.js';
@@ -65,9 +65,10 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   try {
     const opts = parseCli(argv, io.env);
     if (!fs.existsSync(opts.input)) throw new UsageError(`--input: no such file: ${opts.input}`);
-    // The fast engine runs on one thread per core; they start while this one loads the model.
-    if (opts.engine === 'fast') pool = new InferencePool({ backend: opts.backend });
     const backend = await initBackend(opts.backend);
+    // The fast engine runs on one thread per core (they start while this one loads the model), except on native
+    // TensorFlow, which runs its kernels on every core itself.
+    if (opts.engine === 'fast' && usesInferencePool(backend.name)) pool = new InferencePool({ backend: backend.name });
     const model = await resolveModel(opts, io.env, REPO_ROOT);
     const inference = createInference(model, opts.engine, pool);
     // Only the reference engine needs the Keras-layers graph; built here so its cost counts as model load.
