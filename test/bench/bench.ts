@@ -101,7 +101,13 @@ async function main(): Promise<void> {
   if (unknown.length) throw new Error(`--only takes ${PARTS.join(', ')}; got ${unknown.join(', ')}`);
   const meta = { date: new Date().toISOString(), machine: machine(), loadBefore: load(), loadAfter: '' };
   console.log(`machine: ${meta.machine.nproc} x ${meta.machine.cpuModel}, Node.js ${meta.machine.node}; load average ${meta.loadBefore}`);
-  const results: Record<string, unknown> = {};
+  // With --only, the other parts' figures come from the previous results.json (their date is kept beside them).
+  const previousFile = path.join(OUT_DIR, 'results.json');
+  const previous = values.only && fs.existsSync(previousFile) ? (JSON.parse(fs.readFileSync(previousFile, 'utf8')) as { date: string; results: Record<string, unknown>; partDates?: Record<string, string> }) : undefined;
+  const results: Record<string, unknown> = { ...previous?.results };
+  const partDates: Record<string, string> = { ...previous?.partDates };
+  for (const p of PARTS) if (previous?.results && !only.includes(p) && !partDates[p]) partDates[p] = previous.date;
+  for (const p of only) partDates[p] = meta.date;
   const t0 = performance.now();
   if (only.includes('io')) {
     console.log('== model files, CSV in and out, memory, bounded input ==');
@@ -126,10 +132,11 @@ async function main(): Promise<void> {
   }
   meta.loadAfter = load();
   const rows = targets(results);
-  const md = markdown(meta, rows);
+  const older = Object.entries(partDates).filter(([, d]) => d !== meta.date);
+  const md = markdown(meta, rows) + (older.length ? `\nFrom earlier runs: ${older.map(([p, d]) => `${p} (${d})`).join(', ')}.\n` : '');
   console.log(`\n== targets (${fmt((performance.now() - t0) / 1000)} s) ==\n${md}`);
   fs.mkdirSync(OUT_DIR, { recursive: true });
-  const json = `${JSON.stringify({ ...meta, targets: rows, results }, null, 2)}\n`;
+  const json = `${JSON.stringify({ ...meta, partDates, targets: rows, results }, null, 2)}\n`;
   fs.writeFileSync(path.join(OUT_DIR, 'results.json'), json);
   fs.writeFileSync(path.join(OUT_DIR, 'results.md'), md);
   if (values.json) fs.writeFileSync(values.json, json);

@@ -125,19 +125,27 @@ export function writeNumpyWeights(model: KerasModel, file: string): void {
   fs.writeFileSync(file, plain);
 }
 
-/** The first of NUMPY_PYTHON, /usr/bin/python3 and python3 (PATH) that can import numpy, or why none could. */
-export function findNumpyPython(): { python: string } | { skipped: string } {
-  const candidates = [process.env.NUMPY_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p));
-  const tried: string[] = [];
+let numpyPython: { python: string; blas: string } | { skipped: string } | undefined;
+
+/**
+ * NUMPY_PYTHON if set, else the best of python3 (PATH) and /usr/bin/python3 for the peer: one whose NumPy loads
+ * OpenBLAS (Debian's python3-numpy may run on the reference BLAS, libblas.so.3, tens of times slower), else the
+ * first that imports numpy at all; or why none could.
+ */
+export function findNumpyPython(): { python: string; blas?: string } | { skipped: string } {
+  if (numpyPython) return numpyPython;
+  const candidates = process.env.NUMPY_PYTHON ? [process.env.NUMPY_PYTHON] : ['python3', '/usr/bin/python3'];
+  const found: { python: string; blas: string }[] = [];
+  const probe = `import sys; sys.path.insert(0, ${JSON.stringify(benchDir)}); import numpy_forward; print(numpy_forward.blas_name())`;
   for (const python of candidates) {
     try {
-      execFileSync(python, ['-c', 'import numpy'], { stdio: 'ignore' });
-      return { python };
+      found.push({ python, blas: execFileSync(python, ['-c', probe], { env: numpyEnv(), encoding: 'utf8' }).trim() });
     } catch {
-      tried.push(python);
+      // no numpy there
     }
   }
-  return { skipped: `no Python with numpy (tried ${tried.join(', ')})` };
+  numpyPython = found.find((f) => /openblas|mkl|blis/i.test(f.blas)) ?? found[0] ?? { skipped: `no Python with numpy (tried ${candidates.join(', ')})` };
+  return numpyPython;
 }
 
 interface NumpyForwardReport {
