@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { initBackend } from '../../model/backend.js';
+import { backendFromEnv } from '../../worker/cli/model-args.js';
 import { repoRoot } from '../helpers/paths.js';
 import { runChild, runInferenceBench, type InferenceBenchResult } from './inference-bench.js';
 import { runIoBench } from './io-bench.js';
@@ -109,6 +111,8 @@ async function main(): Promise<void> {
   for (const p of PARTS) if (previous?.results && !only.includes(p) && !partDates[p]) partDates[p] = previous.date;
   for (const p of only) partDates[p] = meta.date;
   const t0 = performance.now();
+  // This process's backend (importing a model runs its check on it); each part may switch it.
+  await initBackend(backendFromEnv(process.env));
   if (only.includes('io')) {
     console.log('== model files, CSV in and out, memory, bounded input ==');
     results.io = await runIoBench();
