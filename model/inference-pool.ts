@@ -2,7 +2,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { BackendName } from './backend.js';
+import { activeBackendName, type BackendName } from './backend.js';
+import { createFastEngine, type FastEngine } from './fast-inference.js';
 import { readBiGruWeights } from './gru-weights.js';
 import type { ThreadReply, ThreadRequest } from './inference-protocol.js';
 import type { KerasModel } from './keras-h5.js';
@@ -14,7 +15,11 @@ export interface InferencePoolOptions {
   backend?: BackendName;
   /** Threads (default: os.availableParallelism(), the cores this process may use). */
   threads?: number;
-  /** A batch is split so that each thread gets at least this many windows (default 512): below it one thread is faster. */
+  /**
+   * A batch is split so that each thread gets at least this many windows (default 512). A smaller batch (a small
+   * upload, a version's self-check) runs on the calling thread when it has started a backend: no hand-off, and no
+   * wait for the threads to start.
+   */
   minWindowsPerThread?: number;
   /** Each thread's fast-engine chunk (see FastEngineOptions). */
   chunkWindows?: number;
@@ -200,13 +205,19 @@ export class InferencePool {
     let disposed = false;
     const live = () => {
       if (disposed) throw new InferencePoolError('pooled fast engine: used after dispose()');
+      if (this.closing) throw new InferencePoolError('inference pool: used after close()');
     };
+    let local: FastEngine | undefined;
+    // Small batches stay on this thread, on its own backend (the same one the threads run), when it has one.
+    const here = (count: number) => (count < this.minWindows && activeBackendName() !== undefined ? (local ??= createFastEngine(keras, { chunkWindows: this.chunkWindows })) : undefined);
     return {
       name: 'fast',
       warmUp: () => loaded,
       predict: async (windows, count) => {
         live();
         checkWindowBatch('fast', windows, count, shape);
+        const onThisThread = here(count);
+        if (onThisThread) return onThisThread.predict(windows, count);
         await loaded;
         const sharedWindows = shared(windows);
         return this.run(count, (job, start, n, out) => ({ type: 'run', job, model, windows: sharedWindows, windowSize, start, count: n, out }));
@@ -214,6 +225,8 @@ export class InferencePool {
       predictBatch: async (batch) => {
         live();
         checkWindowSource('fast', batch, shape);
+        const onThisThread = here(batch.count);
+        if (onThisThread) return onThisThread.predictBatch(batch);
         await loaded;
         const b: WindowBatch = { features: shared(batch.features), segments: batch.segments, count: batch.count };
         return this.run(batch.count, (job, start, n, out) => ({ type: 'run', job, model, batch: b, windowSize, start, count: n, out }));
@@ -221,6 +234,7 @@ export class InferencePool {
       dispose: () => {
         if (disposed) return;
         disposed = true;
+        local?.dispose();
         if (this.closing || this.failure) return;
         for (const t of this.threads) t.worker.postMessage({ type: 'unload', model } satisfies ThreadRequest);
       },

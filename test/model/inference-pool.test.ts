@@ -85,7 +85,7 @@ describe('inference pool (the fast engine on worker threads)', () => {
   });
 
   it('closes once (the same promise twice) and refuses work afterwards', async () => {
-    const other = new InferencePool({ backend: activeBackendName()!, threads: 1 });
+    const other = new InferencePool({ backend: activeBackendName()!, threads: 1, minWindowsPerThread: 1 });
     const engine = other.engine(h5);
     expect((await engine.predictBatch(batchOf([4]))).length).to.equal(5);
     const closing = other.close();
@@ -94,6 +94,18 @@ describe('inference pool (the fast engine on worker threads)', () => {
     const err = await engine.predictBatch(batchOf([4])).then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(InferencePoolError);
     expect((err as Error).message).to.equal('inference pool: used after close()');
+  });
+
+  it('runs a batch below minWindowsPerThread on the calling thread, with the same outputs', async () => {
+    const other = new InferencePool({ backend: activeBackendName()!, threads: 1, minWindowsPerThread: 1000 });
+    try {
+      const engine = other.engine(h5);
+      const batch = batchOf([30, 12]);
+      expect(Array.from(await engine.predictBatch(batch))).to.deep.equal(Array.from(await local.predictBatch(batch)));
+      engine.dispose();
+    } finally {
+      await other.close();
+    }
   });
 
   it('validates its options', () => {
