@@ -3,7 +3,7 @@ import { foldBatchNorm, readBiGruWeights, type DenseWeights, type FoldedBiGruWei
 import type { KerasModel } from './keras-h5.js';
 import { tf } from './tf-core.js';
 import type { InferenceEngine } from './types.js';
-import { checkWindowBatch, chunkWindowsOption, predictInChunks, type WindowShape } from './window-batch.js';
+import { checkWindowBatch, checkWindowSource, chunkWindowsOption, fillTimeMajor, InferenceInputError, predictInChunks, type WindowBatch, type WindowShape } from './window-batch.js';
 
 export interface FastEngineOptions {
   /**
@@ -15,6 +15,12 @@ export interface FastEngineOptions {
 
 export interface FastEngine extends InferenceEngine {
   readonly name: 'fast';
+  predictBatch(batch: WindowBatch): Promise<Float32Array>;
+  /**
+   * Windows [start, start + count) of a WindowBatch (numbered as in predictBatch), checked by the caller: what one
+   * inference thread computes of a batch whose features it shares.
+   */
+  predictBatchRange(batch: WindowBatch, start: number, count: number): Promise<Float32Array>;
   /** Frees the engine's weight tensors. */
   dispose(): void;
 }
@@ -212,6 +218,21 @@ export function createFastEngine(model: KerasModel, options: FastEngineOptions =
       const timeMajor = new Float32Array(Math.min(chunk, count) * windowSize);
       return predictInChunks(count, chunk, (start, n) => {
         toTimeMajor(windows, start, n, shape, timeMajor);
+        return tf.tidy(() => forwardPass(net, tf.tensor2d(timeMajor.subarray(0, n * windowSize), [shape.seqLen * n, shape.features]), n));
+      });
+    },
+    async predictBatch(batch: WindowBatch): Promise<Float32Array> {
+      checkWindowSource('fast', batch, shape);
+      return this.predictBatchRange(batch, 0, batch.count);
+    },
+    async predictBatchRange(batch: WindowBatch, start: number, count: number): Promise<Float32Array> {
+      if (disposed) throw new Error('fast engine: predict() after dispose()');
+      if (!(Number.isSafeInteger(start) && Number.isSafeInteger(count) && start >= 0 && count >= 0 && start + count <= batch.count)) {
+        throw new InferenceInputError(`fast engine: windows ${start}..${start + count - 1} are outside the batch's ${batch.count}`);
+      }
+      const timeMajor = new Float32Array(Math.min(chunk, count) * windowSize);
+      return predictInChunks(count, chunk, (offset, n) => {
+        fillTimeMajor(batch, start + offset, n, shape, timeMajor);
         return tf.tidy(() => forwardPass(net, tf.tensor2d(timeMajor.subarray(0, n * windowSize), [shape.seqLen * n, shape.features]), n));
       });
     },

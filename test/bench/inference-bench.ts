@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BACKEND_ORDER, initBackend, switchBackend, type BackendName } from '../../model/backend.js';
 import { createFastEngine } from '../../model/fast-inference.js';
+import { InferencePool } from '../../model/inference-pool.js';
 import { readBiGruWeights } from '../../model/gru-weights.js';
 import { layersModelFromH5, readKerasH5, type KerasModel } from '../../model/keras-h5.js';
 import { importModel } from '../../model/import.js';
@@ -23,6 +24,7 @@ import { createLayersEngine } from '../../model/layers-inference.js';
 import { readModelVersion } from '../../model/model-store.js';
 import { scalerSetFromPickle, scalersToJson } from '../../model/scalers.js';
 import type { InferenceEngine } from '../../model/types.js';
+import { runMatmulFloor, type FloorResult } from './matmul-floor.js';
 import { median } from './stats.js';
 import { writeTwentySymbolFile } from '../helpers/history.js';
 
@@ -31,6 +33,7 @@ const repoRoot = path.resolve(benchDir, '../..');
 const sharedDir = path.resolve(repoRoot, '../shared');
 const MODEL_H5 = path.join(sharedDir, 'model_out/model.h5');
 const WINDOW = 5 * 13;
+const LAYERS_MAX_WINDOWS = 10_000;
 
 export interface InferenceBenchOptions {
   /** Backend for the main figures (default: the one `initBackend()` picks, i.e. TFJS_BACKEND or the fastest). */
@@ -51,7 +54,7 @@ export interface InferenceBenchOptions {
 
 export interface Figure {
   backend: string;
-  engine: 'fast' | 'layers' | 'numpy';
+  engine: 'fast' | 'layers' | 'numpy' | 'pool';
   windows: number;
   reps: number;
   medianMs: number;
@@ -62,8 +65,13 @@ export interface InferenceBenchResult {
   machine: { cpus: number; cpuModel: string; memoryGiB: number; node: string; platform: string };
   backend: string;
   figures: Figure[];
-  ratios: { windows: number; fastOverLayers: number; fastOverNumpy?: number }[];
+  ratios: { windows: number; fastOverLayers?: number; fastOverNumpy?: number }[];
   numpy: { python: string; numpy: string; blas: string; maxAbsDiffVsLayers: number; windowsCompared: number } | { skipped: string };
+  /**
+   * The fast engine on the inference pool (every core) at the largest size, against the matmul floor: the same
+   * products on the same backend and threads, nothing else. `overFloor` = pool time / floor time (target <= 1.5).
+   */
+  pool: { threads: number; windows: number; windowsPerSec: number; target: number; floor: FloorResult; singleThreadFloor: FloorResult; overFloor: number };
   /** `beforeMiB`: the child's peak with the model loaded and the windows built, before inference. */
   peakRss?: { windows: number; beforeMiB: number; maxRssMiB: number; underOneGiB: boolean; fastWindowsPerSec: number };
 }
@@ -117,19 +125,27 @@ export function writeNumpyWeights(model: KerasModel, file: string): void {
   fs.writeFileSync(file, plain);
 }
 
-/** The first of NUMPY_PYTHON, /usr/bin/python3 and python3 (PATH) that can import numpy, or why none could. */
-export function findNumpyPython(): { python: string } | { skipped: string } {
-  const candidates = [process.env.NUMPY_PYTHON, '/usr/bin/python3', 'python3'].filter((p): p is string => Boolean(p));
-  const tried: string[] = [];
+let numpyPython: { python: string; blas: string } | { skipped: string } | undefined;
+
+/**
+ * NUMPY_PYTHON if set, else the best of python3 (PATH) and /usr/bin/python3 for the peer: one whose NumPy loads
+ * OpenBLAS (Debian's python3-numpy may run on the reference BLAS, libblas.so.3, tens of times slower), else the
+ * first that imports numpy at all; or why none could.
+ */
+export function findNumpyPython(): { python: string; blas?: string } | { skipped: string } {
+  if (numpyPython) return numpyPython;
+  const candidates = process.env.NUMPY_PYTHON ? [process.env.NUMPY_PYTHON] : ['python3', '/usr/bin/python3'];
+  const found: { python: string; blas: string }[] = [];
+  const probe = `import sys; sys.path.insert(0, ${JSON.stringify(benchDir)}); import numpy_forward; print(numpy_forward.blas_name())`;
   for (const python of candidates) {
     try {
-      execFileSync(python, ['-c', 'import numpy'], { stdio: 'ignore' });
-      return { python };
+      found.push({ python, blas: execFileSync(python, ['-c', probe], { env: numpyEnv(), encoding: 'utf8' }).trim() });
     } catch {
-      tried.push(python);
+      // no numpy there
     }
   }
-  return { skipped: `no Python with numpy (tried ${tried.join(', ')})` };
+  numpyPython = found.find((f) => /openblas|mkl|blis/i.test(f.blas)) ?? found[0] ?? { skipped: `no Python with numpy (tried ${candidates.join(', ')})` };
+  return numpyPython;
 }
 
 interface NumpyForwardReport {
@@ -140,6 +156,17 @@ interface NumpyForwardReport {
   windows_per_s: number;
   numpy: string;
   blas: string;
+}
+
+/**
+ * The NumPy peer at its best: OpenBLAS picks its own kernels and cache sizes (this machine's environment pins
+ * OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE for other tools; unset for the peer's commands only).
+ */
+export function numpyEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.OPENBLAS_CORETYPE;
+  delete env.OPENBLAS_L2_SIZE;
+  return env;
 }
 
 export function runChild(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; wallMs: number }> {
@@ -170,7 +197,7 @@ async function numpyForward(python: string, weightsFile: string, windows: Float3
     '--count', String(count),
     '--reps', String(reps),
     '--out', outFile,
-  ]);
+  ], numpyEnv());
   const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as NumpyForwardReport;
   const b = fs.readFileSync(outFile);
   return { report, outputs: new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8) };
@@ -227,7 +254,8 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
   const windows = benchWindows(Math.max(...o.sizes, o.cpuWindows));
   const figures: Figure[] = [];
   for (const size of o.sizes) {
-    for (const engine of [fast, layers]) {
+    // The reference engine is ~15x slower: timed up to 10,000 windows (its ratio is the same beyond).
+    for (const engine of size <= LAYERS_MAX_WINDOWS ? [fast, layers] : [fast]) {
       const f = await timeEngine(engine, backend, windows, size, o.reps);
       figures.push(f);
       o.log(`  ${backend} ${f.engine.padEnd(6)} ${fmt(size).padStart(7)} windows: ${fmt(f.windowsPerSec).padStart(9)} windows/s (median of ${f.reps}: ${fmt(f.medianMs, 1)} ms)`);
@@ -268,11 +296,32 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
     o.log(`  numpy: skipped: ${py.skipped}`);
   }
 
+  // Both cores: the pool against the matmul floor on as many threads, at the largest size, interleaved.
+  const poolWindows = Math.max(...o.sizes);
+  const inferencePool = new InferencePool({ backend });
+  let pool: InferenceBenchResult['pool'];
+  try {
+    const pooled = inferencePool.engine(h5);
+    await pooled.warmUp();
+    const pf = await timeEngine(pooled, backend, windows, poolWindows, o.reps);
+    pooled.dispose();
+    const floor = await runMatmulFloor(h5, { backend, windows: poolWindows, threads: inferencePool.size, reps: o.reps });
+    const singleThreadFloor = await runMatmulFloor(h5, { backend, windows: poolWindows, threads: 1, reps: o.reps });
+    const fig: Figure = { ...pf, engine: 'pool' };
+    figures.push(fig);
+    pool = { threads: inferencePool.size, windows: poolWindows, windowsPerSec: fig.windowsPerSec, target: 200_000, floor, singleThreadFloor, overFloor: fig.medianMs / floor.medianMs };
+    o.log(`  ${backend} fast on the pool (${pool.threads} threads) ${fmt(poolWindows).padStart(7)} windows: ${fmt(fig.windowsPerSec).padStart(9)} windows/s (median of ${fig.reps}: ${fmt(fig.medianMs, 1)} ms; target 200,000)`);
+    o.log(`  matmul floor, same products (${fmt(floor.flopsPerWindow)} FLOP/window) on ${floor.threads} threads: ${fmt(floor.windowsPerSec)} windows/s = ${fmt(floor.gflops, 1)} GFLOP/s; on 1 thread ${fmt(singleThreadFloor.windowsPerSec)} windows/s; pool/floor time ${fmt(pool.overFloor, 2)} (target <= 1.5)`);
+  } finally {
+    await inferencePool.close();
+  }
+
   const ratios = o.sizes.map((size) => {
     const get = (engine: Figure['engine']) => figures.find((f) => f.windows === size && f.engine === engine && (engine === 'numpy' || f.backend === backend));
     const f = get('fast')!;
     const n = get('numpy');
-    return { windows: size, fastOverLayers: f.windowsPerSec / get('layers')!.windowsPerSec, ...(n ? { fastOverNumpy: f.windowsPerSec / n.windowsPerSec } : {}) };
+    const l = get('layers');
+    return { windows: size, ...(l ? { fastOverLayers: f.windowsPerSec / l.windowsPerSec } : {}), ...(n ? { fastOverNumpy: f.windowsPerSec / n.windowsPerSec } : {}) };
   });
   o.log(`  ratios on ${backend}:`);
   for (const r of ratios) o.log(`    ${fmt(r.windows).padStart(7)} windows: fast/numpy ${fmt(r.fastOverNumpy, 2)}, fast/layers ${fmt(r.fastOverLayers, 2)}`);
@@ -303,7 +352,7 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
         `(${fmt(r.beforeMiB)} MiB before inference, model loaded and windows built; ${fmt(r.fastWindowsPerSec)} windows/s, one cold run)`,
     );
   }
-  return { machine, backend, figures, ratios, numpy, peakRss };
+  return { machine, backend, figures, ratios, numpy, pool, peakRss };
 }
 
 // ---- whole-process comparison: pieces for `npm run bench` ----
@@ -330,14 +379,14 @@ export interface NumpyPipelineRun {
   /** Whole process, start to exit, as seen from here. */
   wallMs: number;
   /** The script's own report: counts and per-stage seconds. */
-  report: { symbols: number; rows: number; windows: number; skipped: Record<string, string>; seconds: Record<string, number> };
+  report: { symbols: number; rows: number; windows: number; numpy: string; blas: string; skipped: Record<string, string>; seconds: Record<string, number> };
 }
 
 /** Runs numpy_pipeline.py as a whole process on `input`, writing `output` (and `forecast`). */
 export async function runNumpyPipeline(opts: { python: string; input: string; scalersJson: string; weightsJson: string; output: string; forecast?: string }): Promise<NumpyPipelineRun> {
   const args = [path.join(benchDir, 'numpy_pipeline.py'), '--input', opts.input, '--scalers', opts.scalersJson, '--weights', opts.weightsJson, '--output', opts.output];
   if (opts.forecast) args.push('--forecast', opts.forecast);
-  const { stdout, wallMs } = await runChild(opts.python, args);
+  const { stdout, wallMs } = await runChild(opts.python, args, numpyEnv());
   return { wallMs, report: JSON.parse(stdout.trim().split('\n').at(-1)!) as NumpyPipelineRun['report'] };
 }
 

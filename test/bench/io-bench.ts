@@ -15,23 +15,27 @@ import { createInference } from '../../model/inference.js';
 import { readModelVersion } from '../../model/model-store.js';
 import { predictionsCsvChunks } from '../../model/output-csv.js';
 import { writeTwentySymbolFile } from '../helpers/history.js';
-import { repoRoot, shared } from '../helpers/paths.js';
+import { shared } from '../helpers/paths.js';
 import { runChild } from './inference-bench.js';
+import { compiledPredict } from './whole-process-bench.js';
 import { fmt, median } from './stats.js';
 
-/** `times` copies of the 20 histories, copy i shifted to start 400 * i years after year 0 (25 copies fit before 9999). */
-function writeShiftedCopies(source: string, dest: string, times: number): number {
+/**
+ * Copies of the 20 histories (about 6 years each) until `minRows` rows, copy i shifted to start 340 * i years after
+ * year 0 (29 copies, 1.02M rows, fit before 9999): every symbol's dates stay distinct and increasing.
+ */
+function writeShiftedCopies(source: string, dest: string, minRows: number): number {
   const [header, ...rows] = fs.readFileSync(source, 'utf8').trim().split('\n');
+  const times = Math.ceil(minRows / rows.length);
+  if (times > 29) throw new Error(`io bench: ${minRows} rows need ${times} copies of the histories; 29 fit in 4-digit years`);
   const fd = fs.openSync(dest, 'w');
   fs.writeSync(fd, `${header}\n`);
   for (let i = 0; i < times; i++) {
-    fs.writeSync(fd, `${rows.map((r) => r.replace(/,(\d{4})-(\d\d-\d\d),/, (_, y: string, md: string) => `,${String(Number(y) - 2000 + 400 * i).padStart(4, '0')}-${md},`)).join('\n')}\n`);
+    fs.writeSync(fd, `${rows.map((r) => r.replace(/,(\d{4})-(\d\d-\d\d),/, (_, y: string, md: string) => `,${String(Number(y) - 2000 + 340 * i).padStart(4, '0')}-${md},`)).join('\n')}\n`);
   }
   fs.closeSync(fd);
   return rows.length * times;
 }
-
-const PREDICT = ['--import', 'tsx', path.join(repoRoot, 'worker/commands/predict.ts')];
 
 async function timed(fn: () => Promise<unknown>, reps: number): Promise<{ first: number; median: number }> {
   const ms: number[] = [];
@@ -46,12 +50,12 @@ async function timed(fn: () => Promise<unknown>, reps: number): Promise<{ first:
 /** Wall ms and peak RSS (MiB, from the summary) of one `predict` process. */
 async function predictRun(args: string[], dir: string, env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; rssMiB: number; summary: Record<string, any> }> {
   const summary = path.join(dir, 'summary.json');
-  const { wallMs } = await runChild(process.execPath, [...PREDICT, ...args, '--output', path.join(dir, 'preds.csv'), '--summary', summary], env);
+  const { wallMs } = await runChild(process.execPath, [...compiledPredict(), ...args, '--output', path.join(dir, 'preds.csv'), '--summary', summary], env);
   const s = JSON.parse(fs.readFileSync(summary, 'utf8'));
   return { wallMs, rssMiB: s.peakRssMiB, summary: s };
 }
 
-export async function runIoBench(log: (l: string) => void = console.log, reps = 5): Promise<Record<string, unknown>> {
+export async function runIoBench(log: (l: string) => void = console.log, reps = 3): Promise<Record<string, unknown>> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-io-'));
   const out: Record<string, unknown> = {};
   try {
@@ -63,9 +67,15 @@ export async function runIoBench(log: (l: string) => void = console.log, reps = 
     const model = await readModelVersion(modelDir);
 
     const parse = await timed(() => readInputCsv(fs.createReadStream(input)), reps);
-    let engineParse = 0;
-    const result = await predictCsv(fs.createReadStream(input), model, createInference(model), { mode: 'anchored' });
-    engineParse = result.timingsMs.parse + result.timingsMs.features;
+    // The engine's own parse + validate + features (the windows are cut from them), warm: median of `reps` after one.
+    const inference = createInference(model);
+    const engineRuns: number[] = [];
+    let result = await predictCsv(fs.createReadStream(input), model, inference, { mode: 'anchored' });
+    for (let i = 0; i < reps; i++) {
+      result = await predictCsv(fs.createReadStream(input), model, inference, { mode: 'anchored' });
+      engineRuns.push(result.timingsMs.parse + result.timingsMs.features);
+    }
+    const engineParse = median(engineRuns);
     let python: number | undefined;
     try {
       const script = 'import csv,sys,time\nt=time.perf_counter()\nn=sum(1 for _ in csv.reader(open(sys.argv[1],newline="")))\nprint(time.perf_counter()-t)';
@@ -76,7 +86,7 @@ export async function runIoBench(log: (l: string) => void = console.log, reps = 
     }
     out.csvIn = { rows, mb, parseMBps: mb / (parse.median / 1000), coldParseMBps: mb / (parse.first / 1000), parseFeaturesWindowsMs: engineParse, pythonCsvModuleMBps: python };
     log(`  CSV in, ${fmt(rows)} rows (${fmt(mb, 1)} MB): parse+validate ${fmt(mb / (parse.median / 1000), 1)} MB/s warm (median of ${reps}), ${fmt(mb / (parse.first / 1000), 1)} MB/s cold; ` +
-      `parse+features (engine, one run) ${fmt(engineParse)} ms = ${fmt(mb / (engineParse / 1000), 1)} MB/s; Python csv.reader ${python ? `${fmt(python, 1)} MB/s (ratio ${fmt(mb / (parse.median / 1000) / python, 2)})` : 'n/a'}`);
+      `parse+features (engine, median of ${reps}) ${fmt(engineParse)} ms = ${fmt(mb / (engineParse / 1000), 1)} MB/s; Python csv.reader ${python ? `${fmt(python, 1)} MB/s (ratio ${fmt(mb / (parse.median / 1000) / python, 2)})` : 'n/a'}`);
 
     let outChars = 0;
     const write = await timed(async () => {
@@ -107,7 +117,7 @@ export async function runIoBench(log: (l: string) => void = console.log, reps = 
 
     // Peak RSS per row: a 1M-row input against the 35k-row one, both whole processes.
     const big = path.join(dir, 'big.csv');
-    const bigRows = writeShiftedCopies(input, big, 25);
+    const bigRows = writeShiftedCopies(input, big, 1_000_000);
     const small = await predictRun(['--input', input, '--model', modelDir], dir, env);
     const large = await predictRun(['--input', big, '--model', modelDir], dir, env);
     const perRow = ((large.rssMiB - small.rssMiB) * 2 ** 20) / (bigRows - rows);
@@ -121,12 +131,12 @@ export async function runIoBench(log: (l: string) => void = console.log, reps = 
     const t0 = performance.now();
     let stderr = '';
     try {
-      execFileSync(process.execPath, [...PREDICT, '--input', line, '--output', path.join(dir, 'x.csv'), '--model', modelDir], { stdio: 'pipe' });
+      execFileSync(process.execPath, [...compiledPredict(), '--input', line, '--output', path.join(dir, 'x.csv'), '--model', modelDir], { stdio: 'pipe' });
     } catch (err) {
       stderr = String((err as { stderr?: Buffer }).stderr ?? '');
     }
     const lineMs = performance.now() - t0;
-    const rss = execFileSync('bash', ['-c', `/usr/bin/time -f %M ${process.execPath} ${PREDICT.join(' ')} --input ${line} --output ${dir}/x.csv --model ${modelDir} 2>&1 >/dev/null | tail -1`]).toString().trim();
+    const rss = execFileSync('bash', ['-c', `/usr/bin/time -f %M ${process.execPath} ${compiledPredict().join(' ')} --input ${line} --output ${dir}/x.csv --model ${modelDir} 2>&1 >/dev/null | tail -1`]).toString().trim();
     out.longLine = { wallMs: lineMs, peakRssMiB: Number(rss) / 1024, message: stderr.trim() };
     log(`  100 MB one-line file: refused in ${fmt(lineMs)} ms (whole process), peak RSS ${fmt(Number(rss) / 1024)} MiB: ${stderr.trim()}`);
   } finally {

@@ -11,6 +11,7 @@ prints one JSON line: {"count", "reps", "seconds": [...], "median_s", "windows_p
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -85,11 +86,22 @@ def forward(windows, w):
 
 
 def blas_name():
+    """The BLAS library this process loaded (from /proc/self/maps), with NumPy's own account of it where it has one."""
+    loaded = set()
     try:
-        cfg = np.show_config(mode="dicts")
-        return cfg["Build Dependencies"]["blas"]["name"]
+        with open("/proc/self/maps") as maps:
+            for line in maps:
+                path = line.split()[-1]
+                if "blas" in path.lower():
+                    loaded.add(os.path.realpath(path))
+    except OSError:
+        pass
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        built = " ".join(str(x) for x in (blas.get("name"), blas.get("version")) if x)
     except Exception:  # older NumPy: no dict mode
-        return "unknown"
+        built = ""
+    return "; ".join(x for x in [built, ", ".join(sorted(loaded))] if x) or "unknown"
 
 
 def main(argv):

@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from numpy_forward import forward, load_weights
+from numpy_forward import blas_name, forward, load_weights
 
 REQUIRED = ("symbol", "date", "open", "high", "low", "close", "market")
 SCALED = ("open", "high", "low", "close", "close_ratio", "spread",
@@ -173,6 +173,8 @@ def main(argv):
         "skipped": problems,
         "rows": sum(len(r) for _, r, _ in batch),
         "windows": int(windows.shape[0]),
+        "numpy": np.__version__,
+        "blas": blas_name(),
         "seconds": {"load": t1 - t0, "parse": t2 - t1, "features": t3 - t2, "inference": t4 - t3, "write": t5 - t4, "total": t5 - t0},
     }))
 

@@ -19,7 +19,7 @@ describe('the worker image (tsconfig.build.json, Dockerfile, .dockerignore)', ()
   after(() => fs.rmSync(out, { recursive: true, force: true }));
 
   it('compiles the worker entry and the runtime, engine and shared code it imports', () => {
-    expect(emitted).to.include.members(['worker/commands/worker.js', 'worker/runtime/run.js', 'worker/runtime/consumer.js', 'model/engine.js', 'shared/layout.js']);
+    expect(emitted).to.include.members(['worker/commands/worker.js', 'worker/runtime/run.js', 'worker/runtime/consumer.js', 'model/engine.js', 'model/inference-thread.js', 'shared/layout.js']);
   });
 
   it('emits nothing of the local stack, operator commands, flag parsing, infra or tests', () => {

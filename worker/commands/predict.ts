@@ -11,6 +11,7 @@ import { QUALITY_POLICIES, type QualityPolicy } from '../../model/data-quality.j
 import { predictCsv } from '../../model/engine.js';
 import { InputFileError } from '../../model/errors.js';
 import { createInference, INFERENCE_ENGINES, type InferenceName } from '../../model/inference.js';
+import { InferencePool, usesInferencePool } from '../../model/inference-pool.js';
 import { forecastCsv, predictionsCsvChunks } from '../../model/output-csv.js';
 import { PREDICTION_MODES, type PredictionMode } from '../../model/predictions.js';
 import { escapePrintable } from '../../shared/escape.js';
@@ -60,14 +61,19 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
   const t0 = performance.now();
+  let pool: InferencePool | undefined;
   try {
     const opts = parseCli(argv, io.env);
     if (!fs.existsSync(opts.input)) throw new UsageError(`--input: no such file: ${opts.input}`);
     const backend = await initBackend(opts.backend);
+    // The fast engine runs on one thread per core (they start while this one loads the model), except on native
+    // TensorFlow, which runs its kernels on every core itself.
+    if (opts.engine === 'fast' && usesInferencePool(backend.name)) pool = new InferencePool({ backend: backend.name });
     const model = await resolveModel(opts, io.env, REPO_ROOT);
-    const inference = createInference(model, opts.engine);
+    const inference = createInference(model, opts.engine, pool);
     // Only the reference engine needs the Keras-layers graph; built here so its cost counts as model load.
     if (opts.engine === 'layers') await model.layers.get();
+    await inference.warmUp?.();
     const tLoaded = performance.now();
     const result = await predictCsv(fs.createReadStream(opts.input), model, inference, { mode: opts.mode, qualityPolicy: opts.quality });
     const tPredicted = performance.now();
@@ -90,6 +96,7 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
       backend: backend.name,
       backendFallbacks: backend.fallbacks,
       engine: inference.name,
+      inferenceThreads: pool?.size ?? 0,
       mode: opts.mode,
       counts: result.counts,
       symbols: result.symbols,
@@ -119,6 +126,8 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     }
     io.err(`predict: ${err instanceof InputFileError ? 'invalid input: ' : ''}${escapePrintable(e.message.split('\n')[0] ?? '')}`);
     return 1;
+  } finally {
+    await pool?.close();
   }
 }
 

@@ -1,5 +1,6 @@
 import { initBackend } from '../../model/backend.js';
 import { createInference } from '../../model/inference.js';
+import { InferencePool, usesInferencePool } from '../../model/inference-pool.js';
 import { ModelCheckFailedError, runModelCheck } from '../../model/self-check.js';
 import type { InferenceEngine, LoadedModel } from '../../model/types.js';
 import { makeS3Client, makeSqsClient } from './aws-clients.js';
@@ -26,11 +27,14 @@ export async function createWorkerApp(config: WorkerConfig, log: Logger = create
   const s3 = makeS3Client(config.aws);
   const sqs = makeSqsClient(config.aws);
   const backend = await initBackend(config.backend);
+  // One inference thread per core, for the life of the process (each model version gets an engine on them); native
+  // TensorFlow runs its kernels on every core itself.
+  const pool = usesInferencePool(backend.name) ? new InferencePool({ backend: backend.name }) : undefined;
   const objects = new BucketObjects(s3, config.bucket);
   const engines = new WeakMap<LoadedModel, InferenceEngine>();
   const inference = (model: LoadedModel): InferenceEngine => {
     let e = engines.get(model);
-    if (!e) engines.set(model, (e = createInference(model, 'fast')));
+    if (!e) engines.set(model, (e = createInference(model, 'fast', pool)));
     return e;
   };
   const models = new ModelSource(objects, config.modelPointerKey, {
@@ -48,12 +52,13 @@ export async function createWorkerApp(config: WorkerConfig, log: Logger = create
   });
   try {
     const model = await models.current();
-    log.info('worker.ready', { backend: backend.name, backendFallbacks: backend.fallbacks, model: model.metadata.version, codeVersion: config.codeVersion });
+    log.info('worker.ready', { backend: backend.name, inferenceThreads: pool?.size ?? 0, backendFallbacks: backend.fallbacks, model: model.metadata.version, codeVersion: config.codeVersion });
   } catch (err) {
     // A version that fails its check here would fail every run: the worker does not start (its messages stay queued).
     if (err instanceof ModelCheckFailedError) {
       s3.destroy();
       sqs.destroy();
+      await pool?.close();
       throw err;
     }
     log.warn('worker.ready', { backend: backend.name, model: null, note: 'no model yet: loaded on the first message', error: err });
@@ -82,6 +87,7 @@ export async function createWorkerApp(config: WorkerConfig, log: Logger = create
       (stopping ??= worker.stop().finally(() => {
         s3.destroy();
         sqs.destroy();
+        return pool?.close();
       })),
   };
 }
