@@ -36,8 +36,20 @@ export interface SymbolQuality {
   qualityIssues?: number;
 }
 
+/**
+ * What the history gave a predicted symbol's windows (present when the run read the history): how many earlier rows,
+ * the last one's date, the gap in days between it and the first uploaded row when over one day, and whether the
+ * symbol had fewer rows in all than a window needs (zero padding, SPEC §3).
+ */
+export interface SymbolHistory {
+  rows: number;
+  lastDate?: string;
+  gapDays?: number;
+  fewerThanNeeded?: true;
+}
+
 export type SymbolStatus =
-  | ({ symbol: string; status: 'ok'; rows: number; firstDate: string; lastDate: string } & SymbolQuality)
+  | ({ symbol: string; status: 'ok'; rows: number; firstDate: string; lastDate: string; history?: SymbolHistory } & SymbolQuality)
   | ({ symbol: string; status: 'skipped'; rows: number; reason: string; row?: number; column?: string } & SymbolQuality);
 
 /** `runs/<run-id>/manifest.json`: what produced a prediction. Written last; its presence marks a complete run. */
