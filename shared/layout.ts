@@ -17,7 +17,17 @@ export const PREFIX = {
   status: 'status/',
   /** `claims/<run id>.json`: which worker runs a run now (worker/runtime/claims.ts); expired after a week. */
   claims: 'claims/',
+  /** Files the team's frontend plots every day (outside `predictions/`: no upload key can name them). */
+  daily: 'daily/',
 } as const;
+
+/** The last days' one-step-ahead predictions of every symbol beside their actual opens (SPEC §6 columns). */
+export const DAILY_PREDS_KEY = `${PREFIX.daily}latest_preds.csv`;
+
+/** `forecasts/<YYYY-MM-DD>.csv`: the next-day forecast of every symbol for that day. */
+export function forecastsKey(forecastDate: string): string {
+  return `${PREFIX.forecasts}${forecastDate}.csv`;
+}
 
 /** Pointer to the model version in service: `{ "version": "<id>", "prefix": "models/<id>/" }`. */
 export const MODEL_POINTER_KEY = `${PREFIX.models}current.json`;

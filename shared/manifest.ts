@@ -77,7 +77,16 @@ export interface RunManifest {
    * The run's immutable copies and the `predictions/...` objects it replaced, each with its sha256.
    * `published` is null when a newer upload of the same key had arrived, whose run owns `predictions/...`.
    */
-  outputs: { preds: OutputObject; forecast: OutputObject; published: { preds: OutputObject; forecast: OutputObject } | null };
+  outputs: { preds: OutputObject; forecast: OutputObject; published: { preds: OutputObject; forecast: OutputObject } | null; daily?: HistoryObject };
+  /** The history segments whose rows fed the windows (`read`) and the ones this run added (`written`). */
+  history?: { read: HistoryObject[]; written: HistoryObject[] };
+}
+
+/** An object of the history (or the daily file) as a run saw it: its key and ETag (and version where versioned). */
+export interface HistoryObject {
+  key: string;
+  etag: string;
+  versionId?: string;
 }
 
 /** `runs/<run-id>/error.json`: why a run failed and what became of its message (`disposition`). */
@@ -88,6 +97,8 @@ export interface RunError {
   event?: { eventTime: string; sequencer: string; eventName: string };
   /** `retry` records are written on the last attempt only, before the queue's redrive policy moves the message. */
   error: { kind: FailureKind; disposition: Disposition; message: string };
+  /** The history segments a failed run still added (an upload of only symbols without scalers). */
+  history?: { read: HistoryObject[]; written: HistoryObject[] };
   worker: { id: string; receiveCount: number };
   at: string;
 }

@@ -28,6 +28,8 @@ export const WORKER_ENV = {
   workerId: 'WORKER_ID',
   /** The largest upload a worker reads, in bytes; a larger one is refused as invalid input, naming the limit. */
   maxUploadBytes: 'MAX_UPLOAD_BYTES',
+  /** Days covered by `daily/latest_preds.csv` (default 60). */
+  dailyWindowDays: 'DAILY_WINDOW_DAYS',
   /** `tensorflow`, `wasm` or `cpu`: forces one TF.js backend (default: the fastest that starts). */
   tfjsBackend: 'TFJS_BACKEND',
   /** Endpoints of S3-compatible services (the SDK's own variable names); unset on AWS. */

@@ -28,6 +28,8 @@ export interface WorkerConfig {
   mode: PredictionMode;
   /** An upload larger than this is refused before it is read (and the parser stops at it). */
   maxUploadBytes: number;
+  /** Days of one-step-ahead predictions in `daily/latest_preds.csv`. */
+  dailyWindowDays: number;
   /** A forced TF.js backend; undefined picks the fastest that starts. */
   backend: BackendName | undefined;
   workerId: string;
@@ -106,6 +108,7 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
     stopBudgetSeconds: positiveInt(env, WORKER_ENV.stopBudgetSeconds, QUEUE_DEFAULTS.stopBudgetSeconds),
     mode: oneOf(env, WORKER_ENV.predictionMode, PREDICTION_MODES, 'anchored')!,
     maxUploadBytes: positiveInt(env, WORKER_ENV.maxUploadBytes, QUEUE_DEFAULTS.maxUploadBytes),
+    dailyWindowDays: positiveInt(env, WORKER_ENV.dailyWindowDays, 60),
     backend: oneOf(env, WORKER_ENV.tfjsBackend, BACKEND_ORDER, undefined),
     workerId: env[WORKER_ENV.workerId] || `${os.hostname()}-${process.pid}`,
     ecsAgentUri: env[WORKER_ENV.ecsAgentUri] || undefined,
