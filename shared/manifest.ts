@@ -137,3 +137,47 @@ export interface UploadStatus {
   error?: { kind: FailureKind; disposition: Disposition; message: string };
   at: string;
 }
+
+/** `{"command":"forecast","asOf":"YYYY-MM-DD"}` on the work queue; `asOf` absent means the history's latest day. */
+export interface ForecastCommand {
+  command: 'forecast';
+  asOf?: string;
+}
+
+/** `runs/<forecast run id>/manifest.json`: what a forecast command read and wrote. */
+export interface ForecastManifest {
+  schema: 'crypto-open-fleet/forecast-manifest/1';
+  runId: string;
+  status: 'succeeded';
+  command: ForecastCommand;
+  /** The day forecast from, and the day forecast (asOf + 1). */
+  asOf: string;
+  forecastDate: string;
+  /**
+   * Set when the command named no day and the history's latest day is older than the day that closed before the
+   * command was sent: that day's upload had not landed, so the forecast is from the previous day(s).
+   */
+  fromPreviousDay?: { expectedAsOf: string; latestInHistory: string };
+  counts: { symbols: number; forecast: number; skipped: number };
+  /** Symbols forecast from a row older than asOf: the gap in days. */
+  gaps: { symbol: string; lastDate: string; gapDays: number }[];
+  skipped: { symbol: string; reason: string }[];
+  model: { version: string; sources: { h5: string; scaler: string }; kerasVersion: string };
+  code: { version: string; commit: string; imageDigest: string | null };
+  worker: { id: string; host: string; receiveCount: number; backend: string; engine: string };
+  startedAt: string;
+  finishedAt: string;
+  /** Exactly the history segments whose rows fed the forecasts. */
+  history: { read: HistoryObject[] };
+  /** The run's own copy, and `forecasts/<forecastDate>.csv` (null when a forecast from newer history is already there). */
+  outputs: { forecast: OutputObject; published: HistoryObject | null };
+}
+
+/**
+ * A forecast's run id: the command as sent (with or without its day), the day forecast from and a digest of the
+ * history objects read (and the model that ran).
+ */
+export function forecastRunIdOf(command: ForecastCommand, asOf: string, read: readonly HistoryObject[], modelVersion: string): string {
+  const digest = createHash('sha256').update(JSON.stringify([command.command, command.asOf ?? null, asOf, modelVersion, read.map((o) => [o.key, o.etag])])).digest('hex');
+  return `forecast-${asOf.replace(/-/g, '')}-${digest.slice(0, 16)}`;
+}
