@@ -11,6 +11,8 @@ import type { InferenceEngine, LoadedModel } from '../../../model/types.js';
 import { DAILY_PREDS_KEY, forecastsKey, runKey, uploadStatusKey } from '../../../shared/layout.js';
 import type { ForecastManifest, RunError, RunManifest, UploadStatus } from '../../../shared/manifest.js';
 import { dayNumber, HistoryStore, isoDay } from '../../../worker/runtime/history.js';
+import { main as trigger } from '../../../worker/commands/trigger.js';
+import { runInProcess } from '../../helpers/command.js';
 import { parseCsvText } from '../../helpers/csv.js';
 import { shared } from '../../helpers/paths.js';
 import { eventually, inProcessWorker, listKeys, readJson, readText, runsWith, startTestStack, upload, type TestStack } from '../../helpers/test-stack.js';
@@ -231,6 +233,19 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
     await sendForecast({ command: 'forecast', asOf: '2018-01-14' });
     const f = await eventually(async () => (await forecastManifests()).find((x) => x.asOf === '2018-01-14'), 'the forecast as of the corrected day');
     expect(f.history.read.some((o) => o.key.includes(m.runId))).to.equal(true);
+  });
+
+  it('sends the forecast command with npm run trigger (the target flags of dlq), refusing a day that is not one', async () => {
+    const bad = await runInProcess(trigger, ['forecast', '--as-of', '2018-02-30', '--endpoint-url', fleet.stack.endpoint]);
+    expect([bad.code, bad.stderr]).to.deep.equal([2, 'trigger: --as-of must be a day written YYYY-MM-DD; got "2018-02-30"\n']);
+    expect((await runInProcess(trigger, ['retrain', '--endpoint-url', fleet.stack.endpoint])).code).to.equal(2);
+    const r = await runInProcess(trigger, ['forecast', '--as-of', '2018-01-15', '--endpoint-url', fleet.stack.endpoint]);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^sent \{"command":"forecast","asOf":"2018-01-15"\} to http:\/\/.+ \(message .+\)\n$/);
+    const m = await eventually(async () => (await forecastManifests()).find((f) => f.asOf === '2018-01-15'), 'the triggered forecast');
+    expect(m.gaps).to.deep.equal([]);
+    const rows = await parseCsvText(await readText(fleet, forecastsKey('2018-01-16')));
+    expect(rows.map((x) => x.symbol)).to.deep.equal(['BTC', 'LTC', 'XRP']);
   });
 
   it('adds the rows of an upload of only new symbols, which predicts nothing', async () => {
