@@ -1,7 +1,10 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { PREFIX } from '../shared/layout.js';
+import { DAILY_PREDS_KEY, PREFIX } from '../shared/layout.js';
 import { CREATE_ONLY, policyJson, type TrustStatement } from './policy.js';
+
+/** "Only if the request carries If-Match": a write that replaces exactly the version read (compare and swap). */
+const REPLACE_IF_MATCH = { Null: { 's3:if-match': 'false' } };
 
 export interface WorkerRolesArgs {
   accountId: pulumi.Input<string>;
@@ -54,6 +57,14 @@ export class WorkerRoles extends pulumi.ComponentResource {
           { Sid: 'ReadWritePredictions', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.predictions)] },
           // One run per run id: claimed with If-None-Match, renewed and taken over with If-Match.
           { Sid: 'ClaimRuns', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.claims)] },
+          // The history: segments read for the windows, forecasts and the daily file; added create-only.
+          { Sid: 'ReadHistory', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.history)] },
+          { Sid: 'CreateHistory', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.history)], Condition: CREATE_ONLY },
+          // forecasts/<day>.csv and the daily file are shared and replaced: HEAD for their ETag, then a PUT with
+          // If-None-Match (the first) or If-Match on that ETag (compare and swap); never an unconditional PUT.
+          { Sid: 'ReadPublished', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`] },
+          { Sid: 'CreatePublished', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`], Condition: CREATE_ONLY },
+          { Sid: 'SwapPublished', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`], Condition: REPLACE_IF_MATCH },
           // An upload's status moves on (partial -> succeeded), so it is overwritten.
           { Sid: 'WriteStatus', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.status)] },
           // Without it S3 answers 403 instead of 404 for a missing key ("source missing", "no manifest yet").
