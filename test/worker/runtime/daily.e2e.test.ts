@@ -229,6 +229,13 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
     const n = await runOf(next, await upload(fleet, next, fileOf(on('2018-01-15'))));
     const ref = await predictCsv(Readable.from([Buffer.from(fileOf([...upTo('2018-01-13'), ...corrected, ...on('2018-01-15')]))]), model, inference, { mode: 'anchored' });
     for (const p of await parseCsvText(await readText(fleet, n.outputs.preds.key))) near(Number(p.pred_open), ref.predictions.find((r) => r.symbol === p.symbol && r.date === p.date)!.predOpen, `${p.symbol} after the fix`);
+    // The daily file shows the corrected row, and the days after it predicted from it.
+    const daily = await parseCsvText(await readText(fleet, DAILY_PREDS_KEY));
+    for (const r of daily.filter((x) => x.date >= '2018-01-14')) {
+      const f = ref.predictions.find((p) => p.symbol === r.symbol && p.date === r.date)!;
+      expect(r.val_open).to.equal(f.valOpen);
+      near(Number(r.pred_open), f.predOpen, `daily ${r.symbol} ${r.date} after the fix`);
+    }
     // A forecast command after the correction runs again (another history digest).
     await sendForecast({ command: 'forecast', asOf: '2018-01-14' });
     const f = await eventually(async () => (await forecastManifests()).find((x) => x.asOf === '2018-01-14'), 'the forecast as of the corrected day');
