@@ -171,7 +171,9 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     const publication = await publishPredictions(ctx.objects, r, source, runId, { preds: predsText, forecast: forecastText }, ctx.signal);
     if (publication.published === null) log.warn('run.not-published', { reason: publication.reason });
     const published = publication.published;
+    const tPublished = performance.now();
     const written = await store.add(historyRows, addition, ctx.signal);
+    const tHistory = performance.now();
     const daily = await updateDailyFile(ctx, model, inference, historyRows);
     const tWritten = performance.now();
 
@@ -191,7 +193,9 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       timings: {
         modelMs: round(tModel - t0),
         ...Object.fromEntries(Object.entries(result.timingsMs).map(([k, v]) => [`${k}Ms`, round(v)])),
-        writeMs: round(tWritten - tPredicted),
+        writeMs: round(tPublished - tPredicted),
+        historyMs: round(tHistory - tPublished),
+        dailyMs: round(tWritten - tHistory),
         totalMs: round(performance.now() - t0),
         eventToDoneMs: Date.now() - Date.parse(r.eventTime),
       },
