@@ -1,8 +1,11 @@
 import * as aws from '@pulumi/aws';
 import * as pulumi from '@pulumi/pulumi';
-import { PREFIX } from '../shared/layout.js';
+import { DAILY_PREDS_KEY, PREFIX } from '../shared/layout.js';
 import { REGISTRY } from '../shared/registry.js';
 import { CREATE_ONLY, policyJson, type TrustStatement } from './policy.js';
+
+/** "Only if the request carries If-Match": a write that replaces exactly the version read (compare and swap). */
+const REPLACE_IF_MATCH = { Null: { 's3:if-match': 'false' } };
 
 export interface WorkerRolesArgs {
   accountId: pulumi.Input<string>;
@@ -46,8 +49,6 @@ export class WorkerRoles extends pulumi.ComponentResource {
         policy: policyJson([
           { Sid: 'ReadUploads', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'], Resource: [objects(PREFIX.incoming)] },
           { Sid: 'ReadModels', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models)] },
-          // The cold-start rule: an unknown symbol's skip reason counts its rows in the history's segments.
-          { Sid: 'ReadHistory', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.history)] },
           // Read: a redelivered message HEADs its run's manifest (the idempotency check), and a create that found the
           // key taken compares what is there.
           { Sid: 'ReadRuns', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.runs)] },
@@ -57,6 +58,15 @@ export class WorkerRoles extends pulumi.ComponentResource {
           { Sid: 'ReadWritePredictions', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.predictions)] },
           // One run per run id: claimed with If-None-Match, renewed and taken over with If-Match.
           { Sid: 'ClaimRuns', Effect: 'Allow', Action: ['s3:GetObject', 's3:PutObject'], Resource: [objects(PREFIX.claims)] },
+          // The history: segments read for the windows, forecasts and the daily file; added create-only.
+          // The windows' lead rows, and the cold-start rule's count of an unknown symbol's rows.
+          { Sid: 'ReadHistory', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.history)] },
+          { Sid: 'CreateHistory', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.history)], Condition: CREATE_ONLY },
+          // forecasts/<day>.csv and the daily file are shared and replaced: HEAD for their ETag, then a PUT with
+          // If-None-Match (the first) or If-Match on that ETag (compare and swap); never an unconditional PUT.
+          { Sid: 'ReadPublished', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`] },
+          { Sid: 'CreatePublished', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`], Condition: CREATE_ONLY },
+          { Sid: 'SwapPublished', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`], Condition: REPLACE_IF_MATCH },
           // An upload's status moves on (partial -> succeeded), so it is overwritten.
           { Sid: 'WriteStatus', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.status)] },
           // A candidate in shadow: the pointer the operator writes (registry/ is otherwise the operator's).

@@ -34,7 +34,8 @@ export function writeTableFeatures(table: InputTable, start: number, n: number, 
   writeFeatures(table, start, n, scalers, dest, destRow);
 }
 
-function writeFeatures(s: PriceSeries, start: number, n: number, scalers: SymbolScalers, out: Float32Array, destRow: number): void {
+/** The features of rows [start, start + n) of any price series, written at row `destRow` of `dest`. */
+export function writeFeatures(s: PriceSeries, start: number, n: number, scalers: SymbolScalers, out: Float32Array, destRow: number): void {
   const mean = new Float64Array(12);
   const scale = new Float64Array(12);
   for (let j = 0; j < 12; j++) {

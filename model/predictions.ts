@@ -90,8 +90,11 @@ export interface PredictionTable {
   symbols: SymbolPredictionColumns[];
 }
 
-/** SPEC §5 on columns: the same numbers as symbolPredictions, computed in the same order. */
-export function predictionTable(input: InputTable, batch: readonly { symbol: string; start: number; count: number }[], scaled: Float32Array, model: LoadedModel, mode: PredictionMode): PredictionTable {
+/**
+ * SPEC §5 on columns: the same numbers as symbolPredictions, computed in the same order. `prevOpen` is the open of
+ * the row before a symbol's first (from the history): anchored mode predicts that row from it too.
+ */
+export function predictionTable(input: InputTable, batch: readonly { symbol: string; start: number; count: number; prevOpen?: number }[], scaled: Float32Array, model: LoadedModel, mode: PredictionMode): PredictionTable {
   const symbols: SymbolPredictionColumns[] = [];
   let first = 0;
   for (const b of batch) {
@@ -105,7 +108,7 @@ export function predictionTable(input: InputTable, batch: readonly { symbol: str
     const open = input.open;
     let integrated = open[b.start]!;
     for (let t = 0; t < n; t++) {
-      if (t === 0) predOpen[t] = open[b.start]!;
+      if (t === 0) predOpen[t] = mode === 'anchored' && b.prevOpen !== undefined ? b.prevOpen + vOpen[0]! : open[b.start]!;
       else if (mode === 'anchored') predOpen[t] = open[b.start + t - 1]! + vOpen[t]!;
       else predOpen[t] = integrated += vOpen[t]!;
     }

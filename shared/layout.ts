@@ -21,7 +21,17 @@ export const PREFIX = {
   registry: 'registry/',
   /** `accuracy/<date>.json`: realized absolute errors of forecasts, keyed by model version (create-only). */
   accuracy: 'accuracy/',
+  /** Files the team's frontend plots every day (outside `predictions/`: no upload key can name them). */
+  daily: 'daily/',
 } as const;
+
+/** The last days' one-step-ahead predictions of every symbol beside their actual opens (SPEC §6 columns). */
+export const DAILY_PREDS_KEY = `${PREFIX.daily}latest_preds.csv`;
+
+/** `forecasts/<YYYY-MM-DD>.csv`: the next-day forecast of every symbol for that day. */
+export function forecastsKey(forecastDate: string): string {
+  return `${PREFIX.forecasts}${forecastDate}.csv`;
+}
 
 /** Pointer to the model version in service: `{ "version": "<id>", "prefix": "models/<id>/" }`. */
 export const MODEL_POINTER_KEY = `${PREFIX.models}current.json`;

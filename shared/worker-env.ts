@@ -34,6 +34,8 @@ export const WORKER_ENV = {
   shardSymbols: 'SHARD_SYMBOLS',
   /** An upload larger than this many bytes is sharded too (default 128 MiB). */
   shardBytes: 'SHARD_BYTES',
+  /** Days covered by `daily/latest_preds.csv` (default 60). */
+  dailyWindowDays: 'DAILY_WINDOW_DAYS',
   /** `tensorflow`, `wasm` or `cpu`: forces one TF.js backend (default: the fastest that starts). */
   tfjsBackend: 'TFJS_BACKEND',
   /** Endpoints of S3-compatible services (the SDK's own variable names); unset on AWS. */

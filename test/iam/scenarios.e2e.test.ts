@@ -3,7 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
-import { predictionsKey } from '../../shared/layout.js';
+import { DAILY_PREDS_KEY, predictionsKey } from '../../shared/layout.js';
 import type { RunManifest } from '../../shared/manifest.js';
 import { WORKER_ENV } from '../../shared/worker-env.js';
 import { main as modelMain } from '../../worker/commands/model.js';
@@ -54,6 +54,9 @@ describe('principals at work (recorded for the IAM check)', () => {
       }, 'the run');
       const preds = await team.send(new GetObjectCommand({ Bucket: stack.stack.bucket, Key: predictionsKey(key) }));
       expect((await preds.Body!.transformToString()).split('\n')[0]).to.equal('symbol,index,date,val_open,pred_open,v_open_scaled,v_open');
+      // The file the team points its unchanged frontend at every day.
+      const daily = await team.send(new GetObjectCommand({ Bucket: stack.stack.bucket, Key: DAILY_PREDS_KEY }));
+      expect((await daily.Body!.transformToString()).split('\n')[0]).to.equal('symbol,index,date,pred_open,val_open');
       expect(protectionCalls).to.deep.include({ ProtectionEnabled: true, ExpiresInMinutes: 60 });
     } finally {
       team.destroy();

@@ -60,11 +60,15 @@ describe('infra: IAM', () => {
     expect(grants(policy)).to.deep.equal({
       ReadUploads: { actions: ['s3:GetObject', 's3:GetObjectVersion'], resources: [`${bucketArn}/incoming/*`] },
       ReadModels: { actions: ['s3:GetObject'], resources: [`${bucketArn}/models/*`] },
-      ReadHistory: { actions: ['s3:GetObject'], resources: [`${bucketArn}/history/*`] },
       ReadRuns: { actions: ['s3:GetObject'], resources: [`${bucketArn}/runs/*`] },
       CreateRuns: { actions: ['s3:PutObject'], resources: [`${bucketArn}/runs/*`] },
       ReadWritePredictions: { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn}/predictions/*`] },
       WriteStatus: { actions: ['s3:PutObject'], resources: [`${bucketArn}/status/*`] },
+      ReadHistory: { actions: ['s3:GetObject'], resources: [`${bucketArn}/history/*`] },
+      CreateHistory: { actions: ['s3:PutObject'], resources: [`${bucketArn}/history/*`] },
+      ReadPublished: { actions: ['s3:GetObject'], resources: [`${bucketArn}/daily/latest_preds.csv`, `${bucketArn}/forecasts/*`] },
+      CreatePublished: { actions: ['s3:PutObject'], resources: [`${bucketArn}/daily/latest_preds.csv`, `${bucketArn}/forecasts/*`] },
+      SwapPublished: { actions: ['s3:PutObject'], resources: [`${bucketArn}/daily/latest_preds.csv`, `${bucketArn}/forecasts/*`] },
       ClaimRuns: { actions: ['s3:GetObject', 's3:PutObject'], resources: [`${bucketArn}/claims/*`] },
       ReadShadowPointer: { actions: ['s3:GetObject'], resources: [`${bucketArn}/registry/shadow.json`] },
       ReadAccuracy: { actions: ['s3:GetObject'], resources: [`${bucketArn}/accuracy/*`] },
@@ -81,9 +85,15 @@ describe('infra: IAM', () => {
       },
     });
     expect(statements(policy).every((s) => s.Effect === 'Allow')).to.equal(true);
-    // runs/ and accuracy/ are create-only: the PUT grants hold only with If-None-Match; nothing else is conditioned.
-    const createOnly = { Null: { 's3:if-none-match': 'false' } };
-    expect(statements(policy).filter((s) => s.Condition).map((s) => [s.Sid, s.Condition])).to.deep.equal([['CreateRuns', createOnly], ['CreateAccuracy', createOnly]]);
+    // runs/, history/ and accuracy/ are create-only: their PUT grants hold only with If-None-Match; the shared forecasts
+    // and daily file are created so or replaced with If-Match (compare and swap); nothing else is conditioned.
+    expect(statements(policy).filter((s) => s.Condition).map((s) => [s.Sid, s.Condition])).to.deep.equal([
+      ['CreateRuns', { Null: { 's3:if-none-match': 'false' } }],
+      ['CreateHistory', { Null: { 's3:if-none-match': 'false' } }],
+      ['CreatePublished', { Null: { 's3:if-none-match': 'false' } }],
+      ['SwapPublished', { Null: { 's3:if-match': 'false' } }],
+      ['CreateAccuracy', { Null: { 's3:if-none-match': 'false' } }],
+    ]);
   });
 
   it('gives the execution role image pull on its repository and log delivery to its group', () => {
@@ -117,12 +127,12 @@ describe('infra: IAM', () => {
     expect(task.executionRoleArn).to.equal(single(run.resources, 'aws:iam/role:Role', '-execution').state.arn);
   });
 
-  it("gives the team's managed policy uploads to incoming/ and reads of predictions/ and runs/, and outputs its ARN", () => {
+  it("gives the team's managed policy uploads to incoming/ and reads of predictions/, runs/ and the daily file, and outputs its ARN", () => {
     const team = single(run.resources, 'aws:iam/policy:Policy', '-team');
     expect(run.outputs.team_policy_arn).to.equal(team.state.arn);
     expect(grants(team.inputs.policy)).to.deep.equal({
       UploadInputs: { actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/*`] },
-      ReadOutputs: { actions: ['s3:GetObject'], resources: [`${bucketArn}/predictions/*`, `${bucketArn}/runs/*`] },
+      ReadOutputs: { actions: ['s3:GetObject'], resources: [`${bucketArn}/daily/latest_preds.csv`, `${bucketArn}/predictions/*`, `${bucketArn}/runs/*`] },
       ListBucket: { actions: ['s3:ListBucket'], resources: [bucketArn] },
     });
     // A condition on s3:prefix would turn "not written yet" (404) into 403 for a GET, which carries no prefix.

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { readInputCsv } from '../../model/csv-input.js';
 import { PREFIX } from '../../shared/layout.js';
-import type { OutputObject } from '../../shared/manifest.js';
+import type { HistoryObject } from '../../shared/manifest.js';
 import { HistoryStore, rowsFromInput } from '../runtime/history.js';
 import { ObjectExistsError, type BucketObjects } from '../runtime/s3-objects.js';
 
@@ -14,7 +14,7 @@ export interface HistoryLoadRecord {
   file: { name: string; sha256: string; bytes: number };
   rows: number;
   symbols: { loaded: string[]; skipped: { symbol: string; reason: string }[] };
-  segments: OutputObject[];
+  segments: HistoryObject[];
   at: string;
 }
 

@@ -33,6 +33,8 @@ export interface WorkerConfig {
   /** Shard an upload with more symbols than this, or more bytes than shardBytes (worker/runtime/shards.ts). */
   shardSymbols: number;
   shardBytes: number;
+  /** Days of one-step-ahead predictions in `daily/latest_preds.csv`. */
+  dailyWindowDays: number;
   /** A forced TF.js backend; undefined picks the fastest that starts. */
   backend: BackendName | undefined;
   workerId: string;
@@ -114,6 +116,7 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
     coldStartMinRows: positiveInt(env, WORKER_ENV.coldStartMinRows, QUEUE_DEFAULTS.coldStartMinRows),
     shardSymbols: positiveInt(env, WORKER_ENV.shardSymbols, QUEUE_DEFAULTS.shardSymbols),
     shardBytes: positiveInt(env, WORKER_ENV.shardBytes, QUEUE_DEFAULTS.shardBytes),
+    dailyWindowDays: positiveInt(env, WORKER_ENV.dailyWindowDays, 60),
     backend: oneOf(env, WORKER_ENV.tfjsBackend, BACKEND_ORDER, undefined),
     workerId: env[WORKER_ENV.workerId] || `${os.hostname()}-${process.pid}`,
     ecsAgentUri: env[WORKER_ENV.ecsAgentUri] || undefined,

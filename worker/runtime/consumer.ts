@@ -37,7 +37,7 @@ export class QueueWorker {
       waitTimeSeconds: config.waitTimeSeconds,
       visibilityTimeout: config.visibilityTimeoutSeconds,
       heartbeatInterval: config.heartbeatSeconds,
-      messageSystemAttributeNames: ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp'],
+      messageSystemAttributeNames: ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp', 'SentTimestamp'],
       messageAttributeNames: ['All'],
       pollingCompleteWaitTimeMs: config.stopBudgetSeconds * 1000,
       strictReturn: true,

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { runKey, shardKey, shardsPrefix, uploadStatusKey } from '../../shared/layout.js';
-import type { OutputObject, RunManifest, SymbolStatus, UploadStatus } from '../../shared/manifest.js';
+import type { HistoryObject, OutputObject, RunManifest, SymbolStatus, UploadStatus } from '../../shared/manifest.js';
 import { publishPredictions } from './outputs.js';
 import type { RunContext } from './run.js';
 import { writeUploadStatus } from './run.js';
@@ -21,6 +21,8 @@ export interface ShardManifest {
   worker: RunManifest['worker'];
   timings: Record<string, number>;
   outputs: { preds: OutputObject; forecast: OutputObject };
+  /** The history segments whose rows fed this shard's windows, and the one it added. */
+  history?: { read: HistoryObject[]; written: HistoryObject[] };
   finishedAt: string;
 }
 

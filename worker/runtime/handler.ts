@@ -5,6 +5,7 @@ import { PermanentFailure } from '../../shared/failures.js';
 import { isIncomingCsv } from '../../shared/layout.js';
 import { BadMessageError, parseQueueMessage } from '../../shared/s3-event.js';
 import { UnsupportedCommandError } from './failures.js';
+import { parseForecastCommand, runForecast, type ForecastOutcome } from './forecast.js';
 import { failureReason, runUpload, writeRunError, type RunContext, type RunOutcome } from './run.js';
 import { runShard } from './shard-run.js';
 import { SHARD_COMMAND } from './shards.js';
@@ -18,6 +19,7 @@ export interface HandlerDeps extends Omit<RunContext, 'receiveCount' | 'log' | '
 export type MessageOutcome =
   | { kind: 'ignored'; reason: string }
   | { kind: 'runs'; runs: RunOutcome[]; settled: string[] }
+  | { kind: 'forecast'; forecast: Exclude<ForecastOutcome, { status: 'nothing-to-forecast' }> }
   | { kind: 'settled'; reason: string; runId?: string }
   | { kind: 'dead-lettered'; reason: string };
 
@@ -44,7 +46,7 @@ async function deadLetter(deps: HandlerDeps, m: Message, reason: string, signal?
 /**
  * Handles one queue message. Each failure's kind decides the message's fate (shared/failures.ts): dead-letter (sent to
  * the DLQ with its reason, then deleted), settle (deleted), retry (thrown, so SQS redelivers it). Commands are
- * dispatched here; none is implemented yet, so each is settled with an error record.
+ * dispatched here: `forecast` (worker/runtime/forecast.ts); any other is settled with an error record.
  */
 export async function handleMessage(deps: HandlerDeps, m: Message, signal?: AbortSignal): Promise<MessageOutcome> {
   const receiveCount = Number(m.Attributes?.ApproximateReceiveCount ?? '1');
@@ -70,6 +72,25 @@ export async function handleMessage(deps: HandlerDeps, m: Message, signal?: Abor
       return { reason: failureReason(err) };
     });
     return 'reason' in outcome ? { kind: 'dead-lettered', reason: outcome.reason } : { kind: 'settled', reason: `shard ${outcome.shard}: ${outcome.settlement}`, runId: outcome.runId };
+  }
+  if (parsed.kind === 'command' && parsed.command === 'forecast') {
+    let command;
+    try {
+      command = parseForecastCommand(parsed.body);
+    } catch (err) {
+      if (!(err instanceof BadMessageError)) throw err;
+      log.warn('message.bad', { reason: err.message });
+      await deadLetter(deps, m, err.message, signal);
+      return { kind: 'dead-lettered', reason: err.message };
+    }
+    // The day that closed before the command was sent is the one a market-close schedule means.
+    const sentAt = new Date(Number(m.Attributes?.SentTimestamp ?? m.Attributes?.ApproximateFirstReceiveTimestamp ?? Date.now()));
+    const forecast = await runForecast(ctx, command, sentAt);
+    if (forecast.status === 'nothing-to-forecast') {
+      log.warn('forecast.nothing-to-forecast', { reason: forecast.reason, asOf: command.asOf ?? null });
+      return { kind: 'settled', reason: `nothing to forecast: ${forecast.reason}` };
+    }
+    return { kind: 'forecast', forecast };
   }
   if (parsed.kind === 'command') {
     const runId = commandRunId(m);

@@ -1,9 +1,10 @@
+import { createHash } from 'node:crypto';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import Papa from 'papaparse';
 import type { ParsedInput, SymbolInput } from '../../model/csv-input.js';
 import { civilFromDays, daysFromCivil, textAt } from '../../model/input-table.js';
 import { historyMonthPrefix, PREFIX } from '../../shared/layout.js';
-import type { OutputObject } from '../../shared/manifest.js';
+import type { HistoryObject } from '../../shared/manifest.js';
 import { compareSequencers } from '../../shared/s3-event.js';
 import type { BucketObjects } from './s3-objects.js';
 
@@ -147,8 +148,11 @@ export class HistoryStore {
     return rows;
   }
 
-  /** Adds rows as one segment per month they fall in; the same addition again writes nothing new. */
-  async add(rows: readonly HistoryRow[], addition: HistoryAddition, signal?: AbortSignal): Promise<OutputObject[]> {
+  /**
+   * Adds rows as one segment per month they fall in; the same addition again writes nothing new. Returns each
+   * segment's key and ETag (a single PUT's ETag is the MD5 of its bytes, which BucketObjects.create relies on too).
+   */
+  async add(rows: readonly HistoryRow[], addition: HistoryAddition, signal?: AbortSignal): Promise<HistoryObject[]> {
     const byMonth = new Map<string, HistoryRow[]>();
     for (const r of rows) {
       const m = monthOf(r.day);
@@ -156,7 +160,7 @@ export class HistoryStore {
       if (list) list.push(r);
       else byMonth.set(m, [r]);
     }
-    const written: OutputObject[] = [];
+    const written: HistoryObject[] = [];
     for (const [, list] of [...byMonth].sort(([a], [b]) => (a < b ? -1 : 1))) {
       let first = Infinity;
       let last = -Infinity;
@@ -164,7 +168,9 @@ export class HistoryStore {
         first = Math.min(first, r.day);
         last = Math.max(last, r.day);
       }
-      written.push(await this.objects.create(segmentKey(first, last, addition), segmentCsv(list), 'text/csv', signal));
+      const text = segmentCsv(list);
+      const out = await this.objects.create(segmentKey(first, last, addition), text, 'text/csv', signal);
+      written.push({ key: out.key, etag: createHash('md5').update(text).digest('hex') });
     }
     return written;
   }
@@ -284,6 +290,28 @@ export class HistoryStore {
     return { rows, objects: refs.filter((r) => used.has(r.key)).map((r) => ({ key: r.key, etag: r.etag })) };
   }
 
+  /**
+   * The latest day any segment holds (the forecast's default `asOf`): one listing of the month folders, then of the
+   * last month's segments; none when the history is empty.
+   */
+  async lastDay(signal?: AbortSignal): Promise<number | undefined> {
+    const months: string[] = [];
+    for await (const page of paginateListObjectsV2({ client: this.objects.s3 }, { Bucket: this.objects.bucket, Prefix: SEGMENTS_PREFIX, Delimiter: '/' }, { abortSignal: signal })) {
+      for (const p of page.CommonPrefixes ?? []) months.push(p.Prefix!.slice(SEGMENTS_PREFIX.length, -1));
+    }
+    for (const month of months.sort().reverse()) {
+      let last: number | undefined;
+      for await (const page of paginateListObjectsV2({ client: this.objects.s3 }, { Bucket: this.objects.bucket, Prefix: historyMonthPrefix(month) }, { abortSignal: signal })) {
+        for (const o of page.Contents ?? []) {
+          const ref = parseSegmentKey(o.Key!, '');
+          if (ref && (last === undefined || ref.lastDay > last)) last = ref.lastDay;
+        }
+      }
+      if (last !== undefined) return last;
+    }
+    return undefined;
+  }
+
   /** The first month that holds any segment, as a day number (for a scan of everything). */
   async firstDay(signal?: AbortSignal): Promise<number | undefined> {
     for await (const page of paginateListObjectsV2({ client: this.objects.s3 }, { Bucket: this.objects.bucket, Prefix: SEGMENTS_PREFIX, Delimiter: '/' }, { abortSignal: signal })) {
@@ -292,6 +320,15 @@ export class HistoryStore {
     }
     return undefined;
   }
+}
+
+const stores = new WeakMap<BucketObjects, HistoryStore>();
+
+/** The history store of a bucket client, one per client: its cache of immutable segments outlives a run. */
+export function historyOf(objects: BucketObjects): HistoryStore {
+  let store = stores.get(objects);
+  if (!store) stores.set(objects, (store = new HistoryStore(objects)));
+  return store;
 }
 
 export const dayNumber = dayOf;

@@ -2,20 +2,22 @@ import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import { predictCsv } from '../../model/engine.js';
+import { parseUpload, predictParsed } from '../../model/engine.js';
 import { InputFileError } from '../../model/errors.js';
 import { forecastCsv, predictionsCsv } from '../../model/output-csv.js';
 import type { InferenceEngine, LoadedModel } from '../../model/types.js';
 import { FAILURE_DISPOSITION, PermanentFailure } from '../../shared/failures.js';
 import { runKey, uploadKeyProblem, uploadStatusKey } from '../../shared/layout.js';
 import { quoteForMessage } from '../../shared/escape.js';
-import { runIdOf, type RunError, type RunInput, type RunManifest, type UploadStatus } from '../../shared/manifest.js';
+import { runIdOf, type HistoryObject, type RunError, type RunInput, type RunManifest, type UploadStatus } from '../../shared/manifest.js';
 import type { ObjectCreated } from '../../shared/s3-event.js';
 import type { RunClaims } from './claims.js';
 import { coldStartCounter } from './cold-start.js';
 import { shardUpload } from './shards.js';
 import type { WorkerConfig } from './config.js';
 import { InvalidKeyError, isNotFound, isPreconditionFailed, SourceChangedError, SourceMissingError } from './failures.js';
+import { updateDailyFile } from './daily.js';
+import { historyOf, rowsFromInput, type HistoryAddition } from './history.js';
 import { publishPredictions } from './outputs.js';
 import type { Logger } from './log.js';
 import type { ModelSource } from './model-source.js';
@@ -45,13 +47,14 @@ export function runIdForRecord(r: ObjectCreated): string {
 const eventOf = (r: ObjectCreated) => ({ eventTime: r.eventTime, sequencer: r.sequencer, eventName: r.eventName });
 
 /** Writes `runs/<run-id>/error.json`; never throws (the error being reported matters more). */
-export async function writeRunError(ctx: RunContext, runId: string, input: RunError['input'], error: RunError['error'], event?: RunError['event']): Promise<void> {
+export async function writeRunError(ctx: RunContext, runId: string, input: RunError['input'], error: RunError['error'], event?: RunError['event'], history?: RunError['history']): Promise<void> {
   const record: RunError = {
     schema: 'crypto-open-fleet/run-error/1',
     runId,
     input,
     ...(event ? { event } : {}),
     error,
+    ...(history ? { history } : {}),
     worker: { id: ctx.config.workerId, receiveCount: ctx.receiveCount },
     at: new Date().toISOString(),
   };
@@ -123,6 +126,7 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
   const claim = claimed.claim;
   ctx = { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, claim.lost]) : claim.lost };
   const baseInput = { bucket: r.bucket, key: r.key, versionId: r.versionId, etag: r.eTag };
+  let historyWritten: RunError['history'];
   try {
     const keyProblem = uploadKeyProblem(r.key);
     if (keyProblem) throw new InvalidKeyError(`invalid key ${quoteForMessage(r.key, 120)}: ${keyProblem}`);
@@ -138,7 +142,36 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     const source = await openSource(ctx, r);
     log.info('run.started', { model: model.metadata.version, receiveCount: ctx.receiveCount });
     const coldStart = coldStartCounter(ctx.objects, ctx.config.coldStartMinRows, ctx.signal);
-    const result = await predictCsv(source.body, model, inference, { mode: ctx.config.mode, maxBytes: ctx.config.maxUploadBytes, coldStart });
+    const tParse = performance.now();
+    const parsed = await parseUpload(source.body, { maxBytes: ctx.config.maxUploadBytes });
+    // Every validated row goes to the history, unknown symbols' included (they are where new scalers come from).
+    const historyRows = rowsFromInput(parsed, () => true);
+    const addition: HistoryAddition = { runId, inputKey: r.key, inputVersion: source.versionId, eventTime: r.eventTime, sequencer: r.sequencer };
+    const store = historyOf(ctx.objects);
+    let historyRead: HistoryObject[] = [];
+    let result;
+    try {
+      result = await predictParsed(
+        parsed,
+        model,
+        inference,
+        {
+          mode: ctx.config.mode,
+          coldStart,
+          // Point in time: each symbol's rows dated before its first uploaded day, with the latest corrections.
+          prior: async (firstDays, need) => {
+            const read = await store.prior(firstDays, need, ctx.signal);
+            historyRead = read.objects;
+            return read.rows;
+          },
+        },
+        performance.now() - tParse,
+      );
+    } catch (err) {
+      // An upload of only new symbols predicts nothing and still adds its rows.
+      if (err instanceof InputFileError && historyRows.length > 0) historyWritten = { read: [], written: await store.add(historyRows, addition, ctx.signal) };
+      throw err;
+    }
     const tPredicted = performance.now();
 
     const [predsText, forecastText] = await Promise.all([predictionsCsv(result.predictions), forecastCsv(result.forecasts)]);
@@ -149,6 +182,10 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     const publication = await publishPredictions(ctx.objects, r, source, runId, { preds: predsText, forecast: forecastText }, ctx.signal);
     if (publication.published === null) log.warn('run.not-published', { reason: publication.reason });
     const published = publication.published;
+    const tPublished = performance.now();
+    const written = await store.add(historyRows, addition, ctx.signal);
+    const tHistory = performance.now();
+    const daily = await updateDailyFile(ctx, model, inference, historyRows);
     const tWritten = performance.now();
 
     const input: RunInput = { ...baseInput, versionId: source.versionId, etag: source.etag, sha256: result.input.sha256, bytes: result.input.bytes };
@@ -167,13 +204,16 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       timings: {
         modelMs: round(tModel - t0),
         ...Object.fromEntries(Object.entries(result.timingsMs).map(([k, v]) => [`${k}Ms`, round(v)])),
-        writeMs: round(tWritten - tPredicted),
+        writeMs: round(tPublished - tPredicted),
+        historyMs: round(tHistory - tPublished),
+        dailyMs: round(tWritten - tHistory),
         totalMs: round(performance.now() - t0),
         eventToDoneMs: Date.now() - Date.parse(r.eventTime),
       },
       startedAt: started.toISOString(),
       finishedAt: new Date().toISOString(),
-      outputs: { preds, forecast, published },
+      outputs: { preds, forecast, published, ...(daily ? { daily } : {}) },
+      history: { read: historyRead, written },
     };
     await ctx.objects.createJson(runKey(runId, 'manifest'), manifest, ctx.signal);
     await watchRun(ctx, { runId, input: { bucket: r.bucket, key: r.key, versionId: source.versionId }, model, result }, log);
@@ -184,7 +224,7 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
   } catch (err) {
     if (err instanceof PermanentFailure) {
       const message = failureReason(err);
-      await writeRunError(ctx, runId, baseInput, { kind: err.kind, disposition: err.disposition, message }, eventOf(r));
+      await writeRunError(ctx, runId, baseInput, { kind: err.kind, disposition: err.disposition, message }, eventOf(r), historyWritten);
       log.warn('run.failed', { kind: err.kind, disposition: err.disposition, reason: message });
       await claim.release('failed');
       throw err;

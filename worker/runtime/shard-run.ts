@@ -1,12 +1,13 @@
 import os from 'node:os';
 import type { Readable } from 'node:stream';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
-import { predictCsv } from '../../model/engine.js';
+import { parseUpload, predictParsed } from '../../model/engine.js';
 import { forecastCsv, predictionsCsv } from '../../model/output-csv.js';
 import { PermanentFailure } from '../../shared/failures.js';
 import { runKey, shardInputKey, shardKey, shardPlanKey } from '../../shared/layout.js';
 import { coldStartCounter } from './cold-start.js';
 import { isNotFound } from './failures.js';
+import { historyOf, rowsFromInput } from './history.js';
 import { settleShardedRun, type Settlement, type ShardManifest } from './finisher.js';
 import type { RunContext } from './run.js';
 import { failureReason } from './run.js';
@@ -84,12 +85,34 @@ async function predictShard(ctx: RunContext, plan: ShardPlan, shard: number, log
     throw err;
   }
   log.info('shard.started', { model: model.metadata.version, receiveCount: ctx.receiveCount });
-  const result = await predictCsv(source, model, inference, {
-    mode: ctx.config.mode,
-    maxBytes: ctx.config.maxUploadBytes,
-    coldStart: coldStartCounter(ctx.objects, ctx.config.coldStartMinRows, ctx.signal),
-    allowEmpty: true,
-  });
+  // Like an unsharded run: lead rows from the history (point in time), and this shard's rows added to it, named by
+  // run id and shard so that the shards of one upload never collide and a redelivered shard adds nothing.
+  const tParse = performance.now();
+  const parsed = await parseUpload(source, { maxBytes: ctx.config.maxUploadBytes });
+  const store = historyOf(ctx.objects);
+  let historyRead: { key: string; etag: string }[] = [];
+  const result = await predictParsed(
+    parsed,
+    model,
+    inference,
+    {
+      mode: ctx.config.mode,
+      coldStart: coldStartCounter(ctx.objects, ctx.config.coldStartMinRows, ctx.signal),
+      allowEmpty: true,
+      prior: async (firstDays, need) => {
+        const read = await store.prior(firstDays, need, ctx.signal);
+        historyRead = read.objects;
+        return read.rows;
+      },
+    },
+    performance.now() - tParse,
+  );
+  const r = plan.record;
+  const historyWritten = await store.add(
+    rowsFromInput(parsed, () => true),
+    { runId: `${runId}-s${shard}`, inputKey: r.key, inputVersion: plan.input.versionId, eventTime: r.eventTime, sequencer: r.sequencer },
+    ctx.signal,
+  );
   const tPredicted = performance.now();
   const [predsText, forecastText] = await Promise.all([predictionsCsv(result.predictions), forecastCsv(result.forecasts)]);
   let outputs: ShardManifest['outputs'];
@@ -116,6 +139,7 @@ async function predictShard(ctx: RunContext, plan: ShardPlan, shard: number, log
     worker: { id: ctx.config.workerId, host: os.hostname(), receiveCount: ctx.receiveCount, backend: ctx.backend, engine: inference.name },
     timings: { ...Object.fromEntries(Object.entries(result.timingsMs).map(([k, v]) => [`${k}Ms`, round(v)])), writeMs: round(performance.now() - tPredicted), totalMs: round(performance.now() - t0) },
     outputs,
+    history: { read: historyRead, written: historyWritten },
     finishedAt: new Date().toISOString(),
   };
   try {

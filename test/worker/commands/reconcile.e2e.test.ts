@@ -41,7 +41,8 @@ describe('npm run reconcile: every upload ends in a record (against the embedded
     const again = await inProcessWorker(stack);
     try {
       await eventually(async () => ((await run()).stdout.trim().split('\n').at(-1) === '0 missing' ? true : undefined), 'the requeued upload to run');
-      const ran = again.logs.find((l) => l.event === 'run.succeeded');
+      // The status record (what the report reads) is written just before the claim is released and the run logged.
+      const ran = await eventually(async () => again.logs.find((l) => l.event === 'run.succeeded'), 'the run to be logged');
       expect(ran).to.include({ key: 'incoming/lost.csv' });
     } finally {
       await again.stop();

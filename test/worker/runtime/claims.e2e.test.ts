@@ -58,7 +58,7 @@ describe('one run per run id (claims with conditional writes, embedded stack)', 
   it("takes over the run of a worker that crashed holding its claim, once the claim expires", async () => {
     const body = await eventFor('incoming/crashed-claimant.csv');
     const runId = runIdOf(body);
-    const dead: ClaimRecord = { schema: 'crypto-open-fleet/run-claim/1', runId, worker: 'dead-worker', claimedAt: new Date(Date.now() - 60_000).toISOString(), expiresAt: new Date(Date.now() + 3_000).toISOString() };
+    const dead: ClaimRecord = { schema: 'crypto-open-fleet/run-claim/1', runId, worker: 'dead-worker', claimedAt: new Date(Date.now() - 60_000).toISOString(), expiresAt: new Date(Date.now() + 5_000).toISOString() };
     await stack.objects.putJson(claimKey(runId), dead);
     const w = await inProcessWorker(stack);
     try {

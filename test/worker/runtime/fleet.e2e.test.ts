@@ -142,11 +142,11 @@ describe('worker on the embedded stack (real S3 and SQS protocols)', function ()
 
   it('answers a command it does not implement with an error record, without DLQ or retries', async () => {
     const before = (await peekDlq(fleet)).length;
-    await fleet.sqs.send(new SendMessageCommand({ QueueUrl: fleet.stack.queueUrl, MessageBody: JSON.stringify({ command: 'forecast', date: '2018-03-26' }) }));
+    await fleet.sqs.send(new SendMessageCommand({ QueueUrl: fleet.stack.queueUrl, MessageBody: JSON.stringify({ command: 'retrain', date: '2018-03-26' }) }));
     const log = await eventually(async () => worker.logs.find((l) => l.event === 'message.unsupported-command'), 'the command to be answered');
     const e = await readJson<RunError>(fleet, runKey(String(log.runId), 'error'));
     expect(e.error).to.include({ kind: 'unsupported-command', disposition: 'settle' });
-    expect(e.error.message).to.match(/unsupported command: "forecast"/);
+    expect(e.error.message).to.match(/unsupported command: "retrain"/);
     await eventually(async () => ((await queueCounts(fleet, fleet.stack.queueUrl)).inFlight === 0 ? true : undefined), 'the queue to drain');
     expect(await peekDlq(fleet)).to.have.length(before);
   });

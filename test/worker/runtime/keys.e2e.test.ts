@@ -35,8 +35,11 @@ describe('keys and attribute values (worker on the embedded stack)', () => {
     expect(dead.MessageAttributes?.reason?.StringValue).to.match(/invalid key "incoming\/\.\.\/incoming\/crypto_test\.csv": segment 2 of the key is "\.\."/);
     await eventually(async () => (worker.logs.some((l) => l.event === 'run.failed' && l.kind === 'invalid-key') ? true : undefined), 'the run to fail');
     const after = (await listKeys(stack, '')).filter((k) => !['runs/', 'status/', 'models/', 'claims/'].some((p) => k.startsWith(p)));
-    // The seeded upload ran normally meanwhile: its predictions are the only new objects, nothing landed in incoming/.
-    expect(after.filter((k) => !before.includes(k)).sort()).to.deep.equal(['predictions/crypto_test_forecast.csv', 'predictions/crypto_test_preds.csv']);
+    // The seeded upload ran normally meanwhile: its predictions, its history segment and the daily file are the only
+    // new objects, nothing landed in incoming/.
+    const added = after.filter((k) => !before.includes(k)).sort();
+    expect(added.filter((k) => !k.startsWith('history/segments/2018-01/2018-01-01_2018-01-01_'))).to.deep.equal(['daily/latest_preds.csv', 'predictions/crypto_test_forecast.csv', 'predictions/crypto_test_preds.csv']);
+    expect(added.filter((k) => k.startsWith('history/'))).to.have.length(1);
   });
 
   it("refuses incoming/../predictions/...: the other object is never read, so its content is never echoed", async () => {
