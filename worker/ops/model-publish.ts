@@ -1,7 +1,7 @@
 import { loadModelVersionFromFiles, type ModelVersionFiles } from '../../model/model-store.js';
 import { modelPrefix } from '../../shared/layout.js';
 import type { ModelPointer } from '../runtime/model-source.js';
-import type { BucketObjects } from '../runtime/s3-objects.js';
+import { ObjectExistsError, type BucketObjects } from '../runtime/s3-objects.js';
 
 /**
  * Uploads a model version under `models/<version>/` (content-addressed and create-only, so re-uploading is harmless),
@@ -14,7 +14,13 @@ export async function publishModelVersion(objects: BucketObjects, files: ModelVe
   const ordered = [...files.keys()].sort((a, b) => Number(a === 'metadata.json') - Number(b === 'metadata.json'));
   for (const name of ordered) {
     // Create-only (If-None-Match), as the bucket policy requires under models/<version>/: the same bytes again count as written.
-    await objects.create(`${pointer.prefix}${name}`, files.get(name)!, name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    try {
+      await objects.create(`${pointer.prefix}${name}`, files.get(name)!, name.endsWith('.json') ? 'application/json' : 'application/octet-stream');
+    } catch (err) {
+      // The id covers the network and the scalers, not metadata.json (times, provenance): the version is already
+      // published, and its first metadata stands.
+      if (!(err instanceof ObjectExistsError) || name !== 'metadata.json') throw err;
+    }
   }
   if (makeCurrent) await objects.putJson(pointerKey, pointer);
   return pointer;
