@@ -174,7 +174,7 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     }
     const tPredicted = performance.now();
 
-    const [predsText, forecastText] = await Promise.all([predictionsCsv(result.predictions), forecastCsv(result.forecasts)]);
+    const [predsText, forecastText] = await Promise.all([predictionsCsv(result.table), forecastCsv(result.forecasts)]);
     const [preds, forecast] = await Promise.all([
       ctx.objects.create(runKey(runId, 'preds'), predsText, 'text/csv', ctx.signal),
       ctx.objects.create(runKey(runId, 'forecast'), forecastText, 'text/csv', ctx.signal),

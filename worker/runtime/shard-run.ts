@@ -114,7 +114,7 @@ async function predictShard(ctx: RunContext, plan: ShardPlan, shard: number, log
     ctx.signal,
   );
   const tPredicted = performance.now();
-  const [predsText, forecastText] = await Promise.all([predictionsCsv(result.predictions), forecastCsv(result.forecasts)]);
+  const [predsText, forecastText] = await Promise.all([predictionsCsv(result.table), forecastCsv(result.forecasts)]);
   let outputs: ShardManifest['outputs'];
   try {
     const [preds, forecast] = await Promise.all([
