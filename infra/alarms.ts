@@ -103,7 +103,8 @@ export class FleetAlarms extends pulumi.ComponentResource {
     this.modelCheck = new aws.cloudwatch.MetricAlarm(
       `${name}-model-check-failed`,
       {
-        alarmDescription: 'A worker refused a model version: its check windows gave other numbers on the production backend. The workers keep serving the version they had; put a version that passes in service (`npm run model -- use`).',
+        alarmDescription:
+          'A worker refused a model version: its check windows gave other numbers on the production backend. The workers keep serving the version they had; put a version that passes in service (`npm run model -- use`).',
         namespace: METRICS_NAMESPACE,
         metricName: 'ModelCheckFailed',
         statistic: 'Sum',

@@ -81,25 +81,47 @@ export class FleetApi extends pulumi.ComponentResource {
         timeout: 29,
         architectures: ['arm64'],
         loggingConfig: { logFormat: 'JSON', logGroup: logGroup.name },
-        environment: { variables: { [API_ENV.bucket]: args.bucketName, [API_ENV.maxBodyBytes]: String(API_DEFAULTS.maxBodyBytes), [API_ENV.presignSeconds]: String(API_DEFAULTS.presignSeconds) } },
+        environment: {
+          variables: {
+            [API_ENV.bucket]: args.bucketName,
+            [API_ENV.maxBodyBytes]: String(API_DEFAULTS.maxBodyBytes),
+            [API_ENV.presignSeconds]: String(API_DEFAULTS.presignSeconds),
+          },
+        },
       },
       { parent: this },
     );
 
-    this.api = new aws.apigatewayv2.Api(`${name}-http`, { protocolType: 'HTTP', description: 'crypto-open-fleet REST API (docs/openapi.yaml)' }, { parent: this });
+    this.api = new aws.apigatewayv2.Api(
+      `${name}-http`,
+      { protocolType: 'HTTP', description: 'crypto-open-fleet REST API (docs/openapi.yaml)' },
+      { parent: this },
+    );
     const integration = new aws.apigatewayv2.Integration(
       `${name}-integration`,
       { apiId: this.api.id, integrationType: 'AWS_PROXY', integrationUri: this.fn.invokeArn, integrationMethod: 'POST', payloadFormatVersion: '2.0' },
       { parent: this },
     );
     for (const route of API_ROUTES) {
-      const slug = route.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/-$/, '');
-      new aws.apigatewayv2.Route(`${name}-route-${slug}`, { apiId: this.api.id, routeKey: route, authorizationType: 'AWS_IAM', target: pulumi.interpolate`integrations/${integration.id}` }, { parent: this });
+      const slug = route
+        .toLowerCase()
+        .replace(/[^a-z0-9]+/g, '-')
+        .replace(/-$/, '');
+      new aws.apigatewayv2.Route(
+        `${name}-route-${slug}`,
+        { apiId: this.api.id, routeKey: route, authorizationType: 'AWS_IAM', target: pulumi.interpolate`integrations/${integration.id}` },
+        { parent: this },
+      );
     }
     this.stage = new aws.apigatewayv2.Stage(`${name}-stage`, { apiId: this.api.id, name: '$default', autoDeploy: true }, { parent: this });
     new aws.lambda.Permission(
       `${name}-invoke`,
-      { action: 'lambda:InvokeFunction', function: this.fn.name, principal: 'apigateway.amazonaws.com', sourceArn: pulumi.interpolate`${this.api.executionArn}/*/*` },
+      {
+        action: 'lambda:InvokeFunction',
+        function: this.fn.name,
+        principal: 'apigateway.amazonaws.com',
+        sourceArn: pulumi.interpolate`${this.api.executionArn}/*/*`,
+      },
       { parent: this },
     );
     this.url = this.api.apiEndpoint;

@@ -115,7 +115,13 @@ export class WorkerAutoscaling extends pulumi.ComponentResource {
         metricQueries: [
           {
             id: 'visible',
-            metric: { namespace: 'AWS/SQS', metricName: 'ApproximateNumberOfMessagesVisible', dimensions: { QueueName: args.workQueueName }, stat: 'Maximum', period: PERIOD_SECONDS },
+            metric: {
+              namespace: 'AWS/SQS',
+              metricName: 'ApproximateNumberOfMessagesVisible',
+              dimensions: { QueueName: args.workQueueName },
+              stat: 'Maximum',
+              period: PERIOD_SECONDS,
+            },
             returnData: false,
           },
           {

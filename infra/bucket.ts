@@ -29,11 +29,7 @@ export class DataBucket extends pulumi.ComponentResource {
     this.name = this.bucket.bucket;
     this.arn = this.bucket.arn;
 
-    const versioning = new aws.s3.BucketVersioning(
-      `${name}-versioning`,
-      { bucket: bucketId, versioningConfiguration: { status: 'Enabled' } },
-      parent,
-    );
+    const versioning = new aws.s3.BucketVersioning(`${name}-versioning`, { bucket: bucketId, versioningConfiguration: { status: 'Enabled' } }, parent);
 
     new aws.s3.BucketServerSideEncryptionConfiguration(
       `${name}-encryption`,
@@ -60,7 +56,9 @@ export class DataBucket extends pulumi.ComponentResource {
             Effect: 'Deny',
             Principal: '*',
             Action: ['s3:PutObject'],
-            Resource: [...CREATE_ONLY_PREFIXES.map((prefix) => `${prefix}*`), `${PREFIX.models}*/*`].map((pattern) => pulumi.interpolate`${this.arn}/${pattern}`),
+            Resource: [...CREATE_ONLY_PREFIXES.map((prefix) => `${prefix}*`), `${PREFIX.models}*/*`].map(
+              (pattern) => pulumi.interpolate`${this.arn}/${pattern}`,
+            ),
             Condition: { Null: { 's3:if-none-match': 'true' } },
           },
           {

@@ -63,9 +63,7 @@ export class WorkerImage extends pulumi.ComponentResource {
         tags: [pulumi.interpolate`${this.repository.repositoryUrl}:${args.revision.tag}`],
         buildArgs: { GIT_COMMIT: args.revision.commit },
         labels: { 'org.opencontainers.image.revision': args.revision.commit, 'org.opencontainers.image.source': 'crypto-open-fleet' },
-        registries: [
-          { address: this.repository.repositoryUrl, username: token.userName, password: pulumi.secret(token.password) },
-        ],
+        registries: [{ address: this.repository.repositoryUrl, username: token.userName, password: pulumi.secret(token.password) }],
       },
       parent,
     );

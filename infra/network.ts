@@ -30,11 +30,7 @@ export class Network extends pulumi.ComponentResource {
 
     this.vpc = new aws.ec2.Vpc(name, { cidrBlock: VPC_CIDR, enableDnsSupport: true, enableDnsHostnames: true }, parent);
     const gateway = new aws.ec2.InternetGateway(`${name}-igw`, { vpcId: this.vpc.id }, parent);
-    const routes = new aws.ec2.RouteTable(
-      `${name}-public`,
-      { vpcId: this.vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: gateway.id }] },
-      parent,
-    );
+    const routes = new aws.ec2.RouteTable(`${name}-public`, { vpcId: this.vpc.id, routes: [{ cidrBlock: '0.0.0.0/0', gatewayId: gateway.id }] }, parent);
 
     const zones = pulumi.output(args.availabilityZones).apply((names) => {
       if (names.length < SUBNET_COUNT) throw new Error(`Network ${name}: need ${SUBNET_COUNT} Availability Zones, got ${names.length}`);

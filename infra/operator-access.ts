@@ -32,11 +32,26 @@ export class OperatorAccess extends pulumi.ComponentResource {
         policy: policyJson([
           // ListBucketVersions: the reconciler checks every version of every upload.
           { Sid: 'ListBucket', Effect: 'Allow', Action: ['s3:ListBucket', 's3:ListBucketVersions'], Resource: [args.bucketArn] },
-          { Sid: 'ReadModelsAndRuns', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.models), objects(PREFIX.runs), objects(PREFIX.status), objects(PREFIX.registry), objects(PREFIX.accuracy)] },
+          {
+            Sid: 'ReadModelsAndRuns',
+            Effect: 'Allow',
+            Action: ['s3:GetObject'],
+            Resource: [objects(PREFIX.models), objects(PREFIX.runs), objects(PREFIX.status), objects(PREFIX.registry), objects(PREFIX.accuracy)],
+          },
           // Publishing uploads a version's files; `use` (rollback) rewrites the pointer.
-          { Sid: 'PublishModels', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.models), pulumi.interpolate`${args.bucketArn}/${MODEL_POINTER_KEY}`] },
+          {
+            Sid: 'PublishModels',
+            Effect: 'Allow',
+            Action: ['s3:PutObject'],
+            Resource: [objects(PREFIX.models), pulumi.interpolate`${args.bucketArn}/${MODEL_POINTER_KEY}`],
+          },
           // Reviews rewrite a version's status record; `shadow` rewrites the shadow pointer.
-          { Sid: 'ReviewModels', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(REGISTRY.versions), pulumi.interpolate`${args.bucketArn}/${REGISTRY.shadowPointer}`] },
+          {
+            Sid: 'ReviewModels',
+            Effect: 'Allow',
+            Action: ['s3:PutObject'],
+            Resource: [objects(REGISTRY.versions), pulumi.interpolate`${args.bucketArn}/${REGISTRY.shadowPointer}`],
+          },
           // The change log is append-only: each entry is created once.
           { Sid: 'AppendChangeLog', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(REGISTRY.log)], Condition: CREATE_ONLY },
           // The smoke test's own uploads and their predictions, nothing else of incoming/ and predictions/.
@@ -48,8 +63,18 @@ export class OperatorAccess extends pulumi.ComponentResource {
           // `npm run console`: it serves the API's handlers with the operator's credentials (uploads under
           // incoming/api/ only) and shows the daily file, forecasts and registry records.
           { Sid: 'ConsoleUploads', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(`${PREFIX.incoming}api/`)] },
-          { Sid: 'ConsoleReads', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(`${PREFIX.incoming}api/`), objects(PREFIX.forecasts), objects('registry/'), objects('daily/')] },
-          { Sid: 'InspectDlq', Effect: 'Allow', Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'], Resource: [args.dlqArn] },
+          {
+            Sid: 'ConsoleReads',
+            Effect: 'Allow',
+            Action: ['s3:GetObject'],
+            Resource: [objects(`${PREFIX.incoming}api/`), objects(PREFIX.forecasts), objects('registry/'), objects('daily/')],
+          },
+          {
+            Sid: 'InspectDlq',
+            Effect: 'Allow',
+            Action: ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
+            Resource: [args.dlqArn],
+          },
           // Redrive sends the DLQ's messages back to the work queue.
           { Sid: 'SendToWorkQueue', Effect: 'Allow', Action: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], Resource: [args.workQueueArn] },
         ]),

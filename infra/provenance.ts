@@ -21,7 +21,9 @@ export function sourceRevision(repoRoot: string): SourceRevision {
   try {
     commit = git('rev-parse', 'HEAD').trim();
   } catch (err) {
-    throw new ProvenanceError(`cannot read the git commit of ${repoRoot} (the image and every manifest record it): ${(err as Error).message.split('\n')[0]}`, { cause: err });
+    throw new ProvenanceError(`cannot read the git commit of ${repoRoot} (the image and every manifest record it): ${(err as Error).message.split('\n')[0]}`, {
+      cause: err,
+    });
   }
   const status = git('status', '--porcelain', '--untracked-files=no').trim();
   if (!status) return { commit, tag: `git-${commit}`, dirty: false };

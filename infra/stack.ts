@@ -65,27 +65,31 @@ export function createStack({ config, imageContext, revision }: StackArgs): Stac
 
   const network = new Network(`${NAME}-net`, { availabilityZones: zones, region }, opts);
   const image = new WorkerImage(`${NAME}-worker`, { context: imageContext, forceDestroy: config.forceDestroy, revision }, opts);
-  const workers = new WorkerService(`${NAME}-worker`, {
-    cpu: config.workerCpu,
-    memory: config.workerMemory,
-    initialCount: config.minWorkers,
-    maxReceiveCount: config.maxReceiveCount,
-    logRetentionDays: config.logRetentionDays,
-    imageRef: image.ref,
-    codeCommit: revision.commit,
-    repositoryArn: image.repository.arn,
-    region,
-    accountId,
-    bucketName: bucket.name,
-    bucketArn: bucket.arn,
-    workQueueUrl: queues.work.url,
-    workQueueArn: queues.work.arn,
-    dlqUrl: queues.dlq.url,
-    dlqArn: queues.dlq.arn,
-    subnetIds: network.subnets.map((s) => s.id),
-    securityGroupId: network.securityGroup.id,
-    dependsOn: [...network.routeAssociations, network.s3Endpoint],
-  }, opts);
+  const workers = new WorkerService(
+    `${NAME}-worker`,
+    {
+      cpu: config.workerCpu,
+      memory: config.workerMemory,
+      initialCount: config.minWorkers,
+      maxReceiveCount: config.maxReceiveCount,
+      logRetentionDays: config.logRetentionDays,
+      imageRef: image.ref,
+      codeCommit: revision.commit,
+      repositoryArn: image.repository.arn,
+      region,
+      accountId,
+      bucketName: bucket.name,
+      bucketArn: bucket.arn,
+      workQueueUrl: queues.work.url,
+      workQueueArn: queues.work.arn,
+      dlqUrl: queues.dlq.url,
+      dlqArn: queues.dlq.arn,
+      subnetIds: network.subnets.map((s) => s.id),
+      securityGroupId: network.securityGroup.id,
+      dependsOn: [...network.routeAssociations, network.s3Endpoint],
+    },
+    opts,
+  );
 
   new WorkerAutoscaling(
     `${NAME}-scaling`,
@@ -144,7 +148,14 @@ export function createStack({ config, imageContext, revision }: StackArgs): Stac
 
   const api = new FleetApi(
     `${NAME}-api`,
-    { bundleDir: path.join(imageContext, 'dist', 'api'), bucketName: bucket.name, bucketArn: bucket.arn, region, accountId, logRetentionDays: config.logRetentionDays },
+    {
+      bundleDir: path.join(imageContext, 'dist', 'api'),
+      bucketName: bucket.name,
+      bucketArn: bucket.arn,
+      region,
+      accountId,
+      logRetentionDays: config.logRetentionDays,
+    },
     opts,
   );
 

@@ -24,7 +24,12 @@ export class TeamAccess extends pulumi.ComponentResource {
         description: 'Upload CSVs to incoming/, read predictions/, runs/ and daily/latest_preds.csv of the prediction fleet bucket',
         policy: policyJson([
           { Sid: 'UploadInputs', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.incoming)] },
-          { Sid: 'ReadOutputs', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.predictions), objects(PREFIX.runs), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`] },
+          {
+            Sid: 'ReadOutputs',
+            Effect: 'Allow',
+            Action: ['s3:GetObject'],
+            Resource: [objects(PREFIX.predictions), objects(PREFIX.runs), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`],
+          },
           // Unconditioned: a GET carries no s3:prefix, and without ListBucket S3 answers 403 instead of 404 for a
           // prediction that is not written yet.
           { Sid: 'ListBucket', Effect: 'Allow', Action: ['s3:ListBucket'], Resource: [args.bucketArn] },

@@ -64,9 +64,26 @@ export class WorkerRoles extends pulumi.ComponentResource {
           { Sid: 'CreateHistory', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.history)], Condition: CREATE_ONLY },
           // forecasts/<day>.csv and the daily file are shared and replaced: HEAD for their ETag, then a PUT with
           // If-None-Match (the first) or If-Match on that ETag (compare and swap); never an unconditional PUT.
-          { Sid: 'ReadPublished', Effect: 'Allow', Action: ['s3:GetObject'], Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`] },
-          { Sid: 'CreatePublished', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`], Condition: CREATE_ONLY },
-          { Sid: 'SwapPublished', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`], Condition: REPLACE_IF_MATCH },
+          {
+            Sid: 'ReadPublished',
+            Effect: 'Allow',
+            Action: ['s3:GetObject'],
+            Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`],
+          },
+          {
+            Sid: 'CreatePublished',
+            Effect: 'Allow',
+            Action: ['s3:PutObject'],
+            Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`],
+            Condition: CREATE_ONLY,
+          },
+          {
+            Sid: 'SwapPublished',
+            Effect: 'Allow',
+            Action: ['s3:PutObject'],
+            Resource: [objects(PREFIX.forecasts), pulumi.interpolate`${args.bucketArn}/${DAILY_PREDS_KEY}`],
+            Condition: REPLACE_IF_MATCH,
+          },
           // An upload's status moves on (partial -> succeeded), so it is overwritten.
           { Sid: 'WriteStatus', Effect: 'Allow', Action: ['s3:PutObject'], Resource: [objects(PREFIX.status)] },
           // A candidate in shadow: the pointer the operator writes (registry/ is otherwise the operator's).

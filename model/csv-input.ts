@@ -150,7 +150,10 @@ function locateColumns(header: string[], hint: string): Record<Required, number>
   for (const col of REQUIRED_COLUMNS) {
     const at = names.flatMap((n, i) => (n === col ? [i] : []));
     if (at.length > 1) {
-      const shown = at.slice(0, 10).map((i) => i + 1).join(', ');
+      const shown = at
+        .slice(0, 10)
+        .map((i) => i + 1)
+        .join(', ');
       throw new InputFileError(`header: column '${col}' appears ${at.length} times (positions ${shown}${at.length > 10 ? ', ...' : ''})${hint}`);
     }
     if (at.length === 0) missing.push(col);
@@ -205,7 +208,16 @@ class ParsedSymbol implements SymbolInput {
     const t = this.table;
     const out: InputRow[] = [];
     for (let k = this.start; k < this.start + this.count; k++) {
-      out.push({ row: t.row[k]!, date: civilFromDays(t.day[k]!), open: t.open[k]!, high: t.high[k]!, low: t.low[k]!, close: t.close[k]!, market: t.market[k]!, openText: textAt(t.openText, k) });
+      out.push({
+        row: t.row[k]!,
+        date: civilFromDays(t.day[k]!),
+        open: t.open[k]!,
+        high: t.high[k]!,
+        low: t.low[k]!,
+        close: t.close[k]!,
+        market: t.market[k]!,
+        openText: textAt(t.openText, k),
+      });
     }
     return out;
   }
@@ -214,7 +226,12 @@ class ParsedSymbol implements SymbolInput {
 /** A short description of a papaparse quoting error at `index` of `text`. */
 function csvError(record: number, error: Papa.ParseError, text: string): InputFileError {
   const at = Math.max(0, error.index ?? 0);
-  const what = error.code === 'MissingQuotes' ? 'a quoted field is not closed' : error.code === 'InvalidQuotes' ? 'a closing quote is followed by more text' : error.message;
+  const what =
+    error.code === 'MissingQuotes'
+      ? 'a quoted field is not closed'
+      : error.code === 'InvalidQuotes'
+        ? 'a closing quote is followed by more text'
+        : error.message;
   return new InputFileError(`not a readable CSV near record ${record}: ${what} (at ${quoteForMessage(text.slice(Math.max(0, at - 1), at + 12), 12)})`);
 }
 
@@ -262,7 +279,8 @@ export async function readInputCsv(source: Readable, options: ReadInputOptions =
       const lastCell = cells[cells.length - 1]!;
       if (lastCell.charCodeAt(lastCell.length - 1) === 13) cells[cells.length - 1] = lastCell.slice(0, -1);
     }
-    if (cells.length > limits.maxCells) throw new InputFileError(`row ${record}: ${count(cells.length)} cells, more than the ${count(limits.maxCells)}-cell limit`);
+    if (cells.length > limits.maxCells)
+      throw new InputFileError(`row ${record}: ${count(cells.length)} cells, more than the ${count(limits.maxCells)}-cell limit`);
     if (!cols) {
       if (isBlank(cells)) return; // a blank line: counted for row numbers, not a data row
       cols = locateColumns(cells, binary ? `; not UTF-8 text (${binary})` : '');
@@ -340,7 +358,9 @@ export async function readInputCsv(source: Readable, options: ReadInputOptions =
     if (partial.length > limits.maxLineBytes) {
       // Only a quoted field gets here (a line break inside it is not the end of the record).
       const open = result.errors.find((e) => e.code === 'InvalidQuotes');
-      throw open ? csvError(record + 1, open, input) : new InputFileError(`row ${record + 1}: a quoted field runs over more than the ${count(limits.maxLineBytes)}-byte line limit`);
+      throw open
+        ? csvError(record + 1, open, input)
+        : new InputFileError(`row ${record + 1}: a quoted field runs over more than the ${count(limits.maxLineBytes)}-byte line limit`);
     }
     if (binary && cols) throw new InputFileError(`header: not UTF-8 text (${binary})`);
   };
@@ -367,7 +387,10 @@ export async function readInputCsv(source: Readable, options: ReadInputOptions =
       }
       const stop = brk < 0 || brk >= end ? end : brk;
       if (lineBytes + (stop - pos) > limits.maxLineBytes) {
-        return { cut: pos + (limits.maxLineBytes - lineBytes), error: () => new InputFileError(`row ${record + 1}: a line is longer than the ${count(limits.maxLineBytes)}-byte limit`) };
+        return {
+          cut: pos + (limits.maxLineBytes - lineBytes),
+          error: () => new InputFileError(`row ${record + 1}: a line is longer than the ${count(limits.maxLineBytes)}-byte limit`),
+        };
       }
       if (stop === end) {
         lineBytes += stop - pos;

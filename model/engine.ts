@@ -69,14 +69,25 @@ function qualityOf(entry: SymbolInput): SymbolQuality {
   return entry.quality ? { quality: entry.quality.issues, qualityIssues: entry.quality.count } : {};
 }
 
-function skipReason(entry: SymbolInput, model: LoadedModel, policy: QualityPolicy, cold?: { minRows: number; rows: ReadonlyMap<string, number> }): SymbolStatus | undefined {
+function skipReason(
+  entry: SymbolInput,
+  model: LoadedModel,
+  policy: QualityPolicy,
+  cold?: { minRows: number; rows: ReadonlyMap<string, number> },
+): SymbolStatus | undefined {
   const base = { symbol: entry.symbol, rows: entry.rowCount };
   if (entry.problem) {
     const { row, column, reason } = entry.problem;
     return { ...base, status: 'skipped', reason: `row ${row}, column '${column}': ${reason}`, row, column };
   }
   if (!model.scalers.symbols.has(entry.symbol)) {
-    if (cold) return { ...base, status: 'skipped', reason: `unknown symbol: no scaler yet (${cold.rows.get(entry.symbol) ?? 0} of ${cold.minRows} rows in history)`, ...qualityOf(entry) };
+    if (cold)
+      return {
+        ...base,
+        status: 'skipped',
+        reason: `unknown symbol: no scaler yet (${cold.rows.get(entry.symbol) ?? 0} of ${cold.minRows} rows in history)`,
+        ...qualityOf(entry),
+      };
     return { ...base, status: 'skipped', reason: `unknown symbol: model version ${model.metadata.version} has no scaler for it`, ...qualityOf(entry) };
   }
   if (policy === 'skip' && entry.quality) {
@@ -195,7 +206,13 @@ export async function predictCsv(source: Readable, model: LoadedModel, inference
  * pred_open of the first one is the previous open plus its change, and integrated mode anchors at the first uploaded
  * row. The manifest's per-symbol `history` says how many rows came from there, and any gap.
  */
-export async function predictParsed(parsed: ParsedInput, model: LoadedModel, inference: InferenceEngine, opts: PredictOptions, parseMs = 0): Promise<PredictionResult> {
+export async function predictParsed(
+  parsed: ParsedInput,
+  model: LoadedModel,
+  inference: InferenceEngine,
+  opts: PredictOptions,
+  parseMs = 0,
+): Promise<PredictionResult> {
   const seqLen = model.scalers.hypers.seqLen;
   const policy = opts.qualityPolicy ?? 'flag';
   const t1 = performance.now();
@@ -208,7 +225,10 @@ export async function predictParsed(parsed: ParsedInput, model: LoadedModel, inf
   const unknown = opts.coldStart ? parsed.symbols.filter((e) => !e.problem && !model.scalers.symbols.has(e.symbol)) : [];
   const cold = opts.coldStart && {
     minRows: opts.coldStart.minRows,
-    rows: unknown.length === 0 ? new Map<string, number>() : await opts.coldStart.historyRows(unknown.map((e) => ({ symbol: e.symbol, lastDay: parsed.table.day[e.start + e.count - 1]! }))),
+    rows:
+      unknown.length === 0
+        ? new Map<string, number>()
+        : await opts.coldStart.historyRows(unknown.map((e) => ({ symbol: e.symbol, lastDay: parsed.table.day[e.start + e.count - 1]! }))),
   };
   for (const entry of parsed.symbols) {
     const skipped = skipReason(entry, model, policy, cold);
@@ -217,8 +237,12 @@ export async function predictParsed(parsed: ParsedInput, model: LoadedModel, inf
       continue;
     }
     const status: Extract<SymbolStatus, { status: 'ok' }> = {
-      symbol: entry.symbol, status: 'ok', rows: entry.count,
-      firstDate: civilFromDays(t.day[entry.start]!), lastDate: civilFromDays(t.day[entry.start + entry.count - 1]!), ...qualityOf(entry),
+      symbol: entry.symbol,
+      status: 'ok',
+      rows: entry.count,
+      firstDate: civilFromDays(t.day[entry.start]!),
+      lastDate: civilFromDays(t.day[entry.start + entry.count - 1]!),
+      ...qualityOf(entry),
     };
     symbols.push(status);
     okStatus.push(status);
@@ -226,7 +250,9 @@ export async function predictParsed(parsed: ParsedInput, model: LoadedModel, inf
     featureRows += entry.count;
   }
   if (batch.length === 0 && !opts.allowEmpty) {
-    const reasons = symbols.slice(0, 5).map((s) => (s.status === 'skipped' ? `${s.symbol ? escapePrintable(s.symbol.slice(0, 24)) : '(empty)'}: ${s.reason}` : s.symbol));
+    const reasons = symbols
+      .slice(0, 5)
+      .map((s) => (s.status === 'skipped' ? `${s.symbol ? escapePrintable(s.symbol.slice(0, 24)) : '(empty)'}: ${s.reason}` : s.symbol));
     throw new InputFileError(`nothing to predict: all ${symbols.length} symbol(s) skipped (${reasons.join('; ')}${symbols.length > 5 ? '; ...' : ''})`);
   }
   // The notebook's windows need seqLen rows of features, and the first of those a row before it for its differences.
@@ -246,7 +272,13 @@ export async function predictParsed(parsed: ParsedInput, model: LoadedModel, inf
   const { scaled, windows } = await inferJobs(jobs, seqLen, inference);
   const t3 = performance.now();
 
-  const table = predictionTable(parsed.table, batch.map((e, i) => ({ symbol: e.symbol, start: e.start, count: e.count, prevOpen: prevOpen[i] })), scaled, model, opts.mode);
+  const table = predictionTable(
+    parsed.table,
+    batch.map((e, i) => ({ symbol: e.symbol, start: e.start, count: e.count, prevOpen: prevOpen[i] })),
+    scaled,
+    model,
+    opts.mode,
+  );
   const t4 = performance.now();
   const skipped = symbols.length - batch.length;
   const result = {

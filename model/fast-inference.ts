@@ -3,7 +3,16 @@ import { foldBatchNorm, readBiGruWeights, type DenseWeights, type FoldedBiGruWei
 import type { KerasModel } from './keras-h5.js';
 import { tf } from './tf-core.js';
 import type { InferenceEngine } from './types.js';
-import { checkWindowBatch, checkWindowSource, chunkWindowsOption, fillTimeMajor, InferenceInputError, predictInChunks, type WindowBatch, type WindowShape } from './window-batch.js';
+import {
+  checkWindowBatch,
+  checkWindowSource,
+  chunkWindowsOption,
+  fillTimeMajor,
+  InferenceInputError,
+  predictInChunks,
+  type WindowBatch,
+  type WindowShape,
+} from './window-batch.js';
 
 export interface FastEngineOptions {
   /**

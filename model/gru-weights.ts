@@ -76,7 +76,14 @@ function values(layer: KerasLayerConfig, weights: readonly H5Weight[], index: nu
   return w.values;
 }
 
-function readGru(layer: KerasLayerConfig, useBias: boolean, weights: readonly H5Weight[], offset: number, inputDim: number, units: number): GruDirectionWeights {
+function readGru(
+  layer: KerasLayerConfig,
+  useBias: boolean,
+  weights: readonly H5Weight[],
+  offset: number,
+  inputDim: number,
+  units: number,
+): GruDirectionWeights {
   return {
     kernel: values(layer, weights, offset, [inputDim, 3 * units]),
     recurrentKernel: values(layer, weights, offset + 1, [units, 3 * units]),
@@ -100,9 +107,16 @@ export function readBiGruWeights(model: KerasModel): BiGruWeights {
   const seqLen = inputShape[1];
   const inputDim = inputShape[2];
   const layers = kerasLayerChain(model.modelConfig);
-  if (!layers) throw new UnsupportedModelError('the fast path supports a single chain of layers; the model\'s graph branches or merges');
+  if (!layers) throw new UnsupportedModelError("the fast path supports a single chain of layers; the model's graph branches or merges");
   const [bi, bn, ...dense] = layers;
-  if (!bi || bi.className !== 'Bidirectional' || !bn || bn.className !== 'BatchNormalization' || dense.length === 0 || dense.some((d) => d.className !== 'Dense')) {
+  if (
+    !bi ||
+    bi.className !== 'Bidirectional' ||
+    !bn ||
+    bn.className !== 'BatchNormalization' ||
+    dense.length === 0 ||
+    dense.some((d) => d.className !== 'Dense')
+  ) {
     throw new UnsupportedModelError(
       `the fast path supports Bidirectional(GRU) -> BatchNormalization -> Dense...; the model has ${layers.map((l) => l.className).join(' -> ')}`,
     );
@@ -118,7 +132,14 @@ export function readBiGruWeights(model: KerasModel): BiGruWeights {
   if (inner?.class_name !== 'GRU') throw new UnsupportedModelError(`layer '${bi.name}': wraps ${inner?.class_name}, expected GRU`);
   const gru = inner.config ?? {};
   // Each supported value is also the default when the config leaves the key out.
-  for (const [key, expected] of [['activation', 'tanh'], ['recurrent_activation', 'hard_sigmoid'], ['reset_after', false], ['return_sequences', false], ['return_state', false], ['go_backwards', false]] as const) {
+  for (const [key, expected] of [
+    ['activation', 'tanh'],
+    ['recurrent_activation', 'hard_sigmoid'],
+    ['reset_after', false],
+    ['return_sequences', false],
+    ['return_state', false],
+    ['go_backwards', false],
+  ] as const) {
     expectSetting(bi, key, expected, expected, gru);
   }
   const units = setting(bi, 'units', undefined, gru);

@@ -209,7 +209,8 @@ export class InferencePool {
     };
     let local: FastEngine | undefined;
     // Small batches stay on this thread, on its own backend (the same one the threads run), when it has one.
-    const here = (count: number) => (count < this.minWindows && activeBackendName() !== undefined ? (local ??= createFastEngine(keras, { chunkWindows: this.chunkWindows })) : undefined);
+    const here = (count: number) =>
+      count < this.minWindows && activeBackendName() !== undefined ? (local ??= createFastEngine(keras, { chunkWindows: this.chunkWindows })) : undefined;
     return {
       name: 'fast',
       warmUp: () => loaded,

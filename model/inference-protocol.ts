@@ -22,6 +22,4 @@ export type ThreadRequest =
     };
 
 export type ThreadReply =
-  | { type: 'ready'; backend: BackendName }
-  | { type: 'done'; job: number }
-  | { type: 'failed'; job?: number; message: string; name: string };
+  { type: 'ready'; backend: BackendName } | { type: 'done'; job: number } | { type: 'failed'; job?: number; message: string; name: string };

@@ -171,7 +171,10 @@ export function lazyLayersModel(h5: KerasModel): LazyLayersModel {
     dispose(): void {
       if (disposed) return;
       disposed = true;
-      built?.then((m) => m.dispose(), () => undefined);
+      built?.then(
+        (m) => m.dispose(),
+        () => undefined,
+      );
     },
   };
 }

@@ -95,7 +95,13 @@ export async function prepareModelVersion(h5File: string, scalerFile: string, op
   const prepared = await convertSources(h5Bytes, h5File, scalerBytes, scalerFile);
   try {
     // An entry that failed its checks is replaced; one written meanwhile by another run is left as it is.
-    if (await fs.stat(path.join(dir, 'metadata.json')).then(() => true, () => false)) await fs.rm(dir, { recursive: true, force: true });
+    if (
+      await fs.stat(path.join(dir, 'metadata.json')).then(
+        () => true,
+        () => false,
+      )
+    )
+      await fs.rm(dir, { recursive: true, force: true });
     await writeModelVersion(dir, prepared.files);
   } catch {
     // The cache is an optimisation: the converted files are served all the same.
@@ -113,7 +119,8 @@ async function readCachedVersion(dir: string, sources: ModelMetadata['sources'])
   }
   try {
     const metadata = JSON.parse(files.get('metadata.json')!.toString('utf8')) as ModelMetadata;
-    if (JSON.stringify(metadata.sources) !== JSON.stringify(sources) || metadata.format !== MODEL_FORMAT || metadata.version !== versionIdOf(files)) return undefined;
+    if (JSON.stringify(metadata.sources) !== JSON.stringify(sources) || metadata.format !== MODEL_FORMAT || metadata.version !== versionIdOf(files))
+      return undefined;
     return { files, metadata };
   } catch {
     return undefined;
@@ -188,7 +195,13 @@ function parseJson<T>(bytes: Buffer, where: string): T {
 function layerWeightsOf(modelJson: TfjsModelJson, weightsBin: Buffer, source: string): Map<string, H5Weight[]> {
   if (typeof modelJson?.modelTopology !== 'object' || modelJson.modelTopology === null) throw new ModelStoreError(`${source}/model.json: no modelTopology`);
   const manifest = modelJson.weightsManifest;
-  if (!Array.isArray(manifest) || manifest.length !== 1 || !Array.isArray(manifest[0].weights) || manifest[0].paths?.length !== 1 || manifest[0].paths[0] !== WEIGHTS_FILE) {
+  if (
+    !Array.isArray(manifest) ||
+    manifest.length !== 1 ||
+    !Array.isArray(manifest[0].weights) ||
+    manifest[0].paths?.length !== 1 ||
+    manifest[0].paths[0] !== WEIGHTS_FILE
+  ) {
     throw new ModelStoreError(`${source}/model.json: weightsManifest must be one group with paths ['${WEIGHTS_FILE}']`);
   }
   const byLayer = new Map<string, H5Weight[]>();
@@ -196,7 +209,8 @@ function layerWeightsOf(modelJson: TfjsModelJson, weightsBin: Buffer, source: st
   for (const spec of manifest[0].weights) {
     if (spec.dtype !== 'float32') throw new ModelStoreError(`${source}/model.json: weight '${spec.name}' has dtype ${spec.dtype}, only float32 is supported`);
     const bytes = spec.shape.reduce((a, b) => a * b, 1) * 4;
-    if (offset + bytes > weightsBin.length) throw new ModelStoreError(`${source}/${WEIGHTS_FILE}: ends before weight '${spec.name}' (${weightsBin.length} bytes)`);
+    if (offset + bytes > weightsBin.length)
+      throw new ModelStoreError(`${source}/${WEIGHTS_FILE}: ends before weight '${spec.name}' (${weightsBin.length} bytes)`);
     // Copy: a Buffer's byteOffset need not be float-aligned.
     const values = new Float32Array(weightsBin.buffer.slice(weightsBin.byteOffset + offset, weightsBin.byteOffset + offset + bytes));
     offset += bytes;
@@ -229,10 +243,13 @@ export async function loadModelVersionFromFiles(files: ModelVersionFiles, source
   const expected = [null, scalers.hypers.seqLen, scalers.hypers.featCols.length];
   const inputShapes = kerasInputShapes(keras.modelConfig);
   if (inputShapes.length !== 1 || JSON.stringify(inputShapes[0]) !== JSON.stringify(expected)) {
-    throw new ModelStoreError(`${source}: the model's input shape is ${JSON.stringify(inputShapes[0])}, the scalers' model_hypers need ${JSON.stringify(expected)}`);
+    throw new ModelStoreError(
+      `${source}: the model's input shape is ${JSON.stringify(inputShapes[0])}, the scalers' model_hypers need ${JSON.stringify(expected)}`,
+    );
   }
   const check = parseModelCheck(files.get(CHECK_FILE)!, `${source}/${CHECK_FILE}`);
-  if (check.seqLen !== scalers.hypers.seqLen || check.features !== scalers.hypers.featCols.length) throw new ModelStoreError(`${source}/${CHECK_FILE}: windows of [${check.seqLen}, ${check.features}] do not fit the model`);
+  if (check.seqLen !== scalers.hypers.seqLen || check.features !== scalers.hypers.featCols.length)
+    throw new ModelStoreError(`${source}/${CHECK_FILE}: windows of [${check.seqLen}, ${check.features}] do not fit the model`);
   return { metadata, scalers, keras, layers: lazyLayersModel(keras), check };
 }
 
@@ -278,7 +295,13 @@ export async function writeModelVersion(dir: string, files: ModelVersionFiles): 
     const differs = await firstDifference(dir, files);
     if (differs) throw new ModelStoreError(`${dir} already exists and its ${differs} differs from the one being written`);
   };
-  if (await fs.stat(dir).then(() => true, () => false)) return refuseIfDifferent();
+  if (
+    await fs.stat(dir).then(
+      () => true,
+      () => false,
+    )
+  )
+    return refuseIfDifferent();
 
   await fs.mkdir(path.dirname(dir), { recursive: true });
   const tmp = await fs.mkdtemp(`${dir}.tmp-`);
@@ -326,12 +349,18 @@ export async function versionFilesFromSources(h5File: string, scalerFile: string
 /** A folder holding either an imported version (metadata.json) or the team's model.h5 + scaler.pkl. */
 export async function versionFilesInModelFolder(dir: string, label: string, options: PrepareOptions = {}): Promise<ResolvedModelFiles> {
   await assertFolder(dir, label);
-  const has = (name: string) => fs.stat(path.join(dir, name)).then((s) => s.isFile(), () => false);
+  const has = (name: string) =>
+    fs.stat(path.join(dir, name)).then(
+      (s) => s.isFile(),
+      () => false,
+    );
   if (await has('metadata.json')) return { files: await listModelVersionFiles(dir), source: dir };
   const missing = [];
   for (const name of Object.values(SOURCE_FILES)) if (!(await has(name))) missing.push(name);
   if (missing.length > 0) {
-    throw new ModelStoreError(`${label} ${dir} holds neither an imported model version (no metadata.json) nor the source files (missing ${missing.join(', ')})`);
+    throw new ModelStoreError(
+      `${label} ${dir} holds neither an imported model version (no metadata.json) nor the source files (missing ${missing.join(', ')})`,
+    );
   }
   return versionFilesFromSources(path.join(dir, SOURCE_FILES.h5), path.join(dir, SOURCE_FILES.scaler), options);
 }

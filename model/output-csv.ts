@@ -87,5 +87,8 @@ export function* predictionsCsvChunks(table: PredictionTable, bytes = 1 << 20): 
 }
 
 export async function forecastCsv(rows: readonly ForecastRow[]): Promise<string> {
-  return rowsText(FORECAST_COLUMNS, rows.map((r) => [safeText(r.symbol), safeText(r.lastDate), safeText(r.date), r.lastOpen, r.vOpenScaled, r.vOpen, r.forecastOpen].map(csvCell).join(',')));
+  return rowsText(
+    FORECAST_COLUMNS,
+    rows.map((r) => [safeText(r.symbol), safeText(r.lastDate), safeText(r.date), r.lastOpen, r.vOpenScaled, r.vOpen, r.forecastOpen].map(csvCell).join(',')),
+  );
 }

@@ -27,7 +27,11 @@ const ALLOWED_GLOBALS: ReadonlyMap<string, GlobalRole> = new Map([
 
 /** An allowed global, by name only. */
 export class PickleGlobal {
-  constructor(readonly module: string, readonly name: string, readonly role: GlobalRole) {}
+  constructor(
+    readonly module: string,
+    readonly name: string,
+    readonly role: GlobalRole,
+  ) {}
 }
 
 /** An object of an allowed class: its class name and the attribute dict set by BUILD. */
@@ -51,30 +55,82 @@ export class NdArray {
 
 export type PickleKey = string | number;
 export type PickleValue =
-  | null | boolean | number | string | Uint8Array
-  | readonly PickleValue[]
-  | Map<PickleKey, PickleValue>
-  | PickleGlobal | PickleInstance | NumpyDtype | NdArray;
+  null | boolean | number | string | Uint8Array | readonly PickleValue[] | Map<PickleKey, PickleValue> | PickleGlobal | PickleInstance | NumpyDtype | NdArray;
 
 /** Exactly the opcodes SPEC §4 lists for the team's scaler.pkl (protocol 3); every other one is refused. */
 const OP = {
-  MARK: 0x28, STOP: 0x2e, BININT: 0x4a, BININT1: 0x4b, NONE: 0x4e, REDUCE: 0x52,
-  BINUNICODE: 0x58, SHORT_BINBYTES: 0x43, EMPTY_LIST: 0x5d,
-  BUILD: 0x62, GLOBAL: 0x63, APPENDS: 0x65, BINGET: 0x68, LONG_BINGET: 0x6a,
-  BINPUT: 0x71, LONG_BINPUT: 0x72, TUPLE: 0x74, SETITEMS: 0x75, EMPTY_TUPLE: 0x29,
-  EMPTY_DICT: 0x7d, PROTO: 0x80, NEWOBJ: 0x81, TUPLE1: 0x85, TUPLE2: 0x86, TUPLE3: 0x87,
-  NEWTRUE: 0x88, NEWFALSE: 0x89,
+  MARK: 0x28,
+  STOP: 0x2e,
+  BININT: 0x4a,
+  BININT1: 0x4b,
+  NONE: 0x4e,
+  REDUCE: 0x52,
+  BINUNICODE: 0x58,
+  SHORT_BINBYTES: 0x43,
+  EMPTY_LIST: 0x5d,
+  BUILD: 0x62,
+  GLOBAL: 0x63,
+  APPENDS: 0x65,
+  BINGET: 0x68,
+  LONG_BINGET: 0x6a,
+  BINPUT: 0x71,
+  LONG_BINPUT: 0x72,
+  TUPLE: 0x74,
+  SETITEMS: 0x75,
+  EMPTY_TUPLE: 0x29,
+  EMPTY_DICT: 0x7d,
+  PROTO: 0x80,
+  NEWOBJ: 0x81,
+  TUPLE1: 0x85,
+  TUPLE2: 0x86,
+  TUPLE3: 0x87,
+  NEWTRUE: 0x88,
+  NEWFALSE: 0x89,
 } as const;
 
 /** Names of the opcodes this reader refuses, so the error says which one it met. */
 const REFUSED_OPCODES: Record<number, string> = {
-  0x30: 'POP', 0x31: 'POP_MARK', 0x32: 'DUP', 0x46: 'FLOAT', 0x49: 'INT', 0x4c: 'LONG', 0x50: 'PERSID',
-  0x51: 'BINPERSID', 0x53: 'STRING', 0x54: 'BINSTRING', 0x55: 'SHORT_BINSTRING', 0x56: 'UNICODE',
-  0x42: 'BINBYTES', 0x47: 'BINFLOAT', 0x4d: 'BININT2', 0x61: 'APPEND', 0x73: 'SETITEM', 0x8c: 'SHORT_BINUNICODE',
-  0x94: 'MEMOIZE', 0x95: 'FRAME', 0x64: 'DICT', 0x67: 'GET', 0x69: 'INST', 0x6c: 'LIST', 0x6f: 'OBJ', 0x70: 'PUT', 0x82: 'EXT1',
-  0x83: 'EXT2', 0x84: 'EXT4', 0x8a: 'LONG1', 0x8b: 'LONG4', 0x8d: 'BINUNICODE8', 0x8e: 'BINBYTES8',
-  0x8f: 'EMPTY_SET', 0x90: 'ADDITEMS', 0x91: 'FROZENSET', 0x92: 'NEWOBJ_EX', 0x93: 'STACK_GLOBAL',
-  0x96: 'BYTEARRAY8', 0x97: 'NEXT_BUFFER', 0x98: 'READONLY_BUFFER',
+  0x30: 'POP',
+  0x31: 'POP_MARK',
+  0x32: 'DUP',
+  0x46: 'FLOAT',
+  0x49: 'INT',
+  0x4c: 'LONG',
+  0x50: 'PERSID',
+  0x51: 'BINPERSID',
+  0x53: 'STRING',
+  0x54: 'BINSTRING',
+  0x55: 'SHORT_BINSTRING',
+  0x56: 'UNICODE',
+  0x42: 'BINBYTES',
+  0x47: 'BINFLOAT',
+  0x4d: 'BININT2',
+  0x61: 'APPEND',
+  0x73: 'SETITEM',
+  0x8c: 'SHORT_BINUNICODE',
+  0x94: 'MEMOIZE',
+  0x95: 'FRAME',
+  0x64: 'DICT',
+  0x67: 'GET',
+  0x69: 'INST',
+  0x6c: 'LIST',
+  0x6f: 'OBJ',
+  0x70: 'PUT',
+  0x82: 'EXT1',
+  0x83: 'EXT2',
+  0x84: 'EXT4',
+  0x8a: 'LONG1',
+  0x8b: 'LONG4',
+  0x8d: 'BINUNICODE8',
+  0x8e: 'BINBYTES8',
+  0x8f: 'EMPTY_SET',
+  0x90: 'ADDITEMS',
+  0x91: 'FROZENSET',
+  0x92: 'NEWOBJ_EX',
+  0x93: 'STACK_GLOBAL',
+  0x96: 'BYTEARRAY8',
+  0x97: 'NEXT_BUFFER',
+  0x98: 'READONLY_BUFFER',
 };
 const OPCODE_NAMES: Record<number, string> = {
   ...REFUSED_OPCODES,
@@ -170,37 +226,84 @@ export function parsePickle(bytes: Uint8Array): PickleValue {
         if (version < 2 || version > 3) fail(`protocol ${version} is not supported (2 and 3 are)`);
         break;
       }
-      case OP.STOP: return pop();
-      case OP.MARK: marks.push(stack); stack = []; break;
-      case OP.BINPUT: memo.set(bytes[take(1)], top()); break;
-      case OP.LONG_BINPUT: memo.set(view.getUint32(take(4), true), top()); break;
+      case OP.STOP:
+        return pop();
+      case OP.MARK:
+        marks.push(stack);
+        stack = [];
+        break;
+      case OP.BINPUT:
+        memo.set(bytes[take(1)], top());
+        break;
+      case OP.LONG_BINPUT:
+        memo.set(view.getUint32(take(4), true), top());
+        break;
       case OP.BINGET:
       case OP.LONG_BINGET: {
         const index = code === OP.BINGET ? bytes[take(1)] : view.getUint32(take(4), true);
         stack.push(memo.has(index) ? memo.get(index)! : fail(`memo entry ${index} was never stored`));
         break;
       }
-      case OP.NONE: stack.push(null); break;
-      case OP.NEWTRUE: stack.push(true); break;
-      case OP.NEWFALSE: stack.push(false); break;
-      case OP.BININT: stack.push(view.getInt32(take(4), true)); break;
-      case OP.BININT1: stack.push(bytes[take(1)]); break;
-      case OP.BINUNICODE: stack.push(text(view.getUint32(take(4), true))); break;
+      case OP.NONE:
+        stack.push(null);
+        break;
+      case OP.NEWTRUE:
+        stack.push(true);
+        break;
+      case OP.NEWFALSE:
+        stack.push(false);
+        break;
+      case OP.BININT:
+        stack.push(view.getInt32(take(4), true));
+        break;
+      case OP.BININT1:
+        stack.push(bytes[take(1)]);
+        break;
+      case OP.BINUNICODE:
+        stack.push(text(view.getUint32(take(4), true)));
+        break;
       case OP.SHORT_BINBYTES: {
         const n = bytes[take(1)];
         const at = take(n);
         stack.push(bytes.slice(at, at + n));
         break;
       }
-      case OP.EMPTY_TUPLE: stack.push(tuple([])); break;
-      case OP.TUPLE: { const items = tuple(popMark()); stack.push(items); break; }
-      case OP.TUPLE1: stack.push(tuple([pop()])); break;
-      case OP.TUPLE2: { const b = pop(); const a = pop(); stack.push(tuple([a, b])); break; }
-      case OP.TUPLE3: { const c = pop(); const b = pop(); const a = pop(); stack.push(tuple([a, b, c])); break; }
-      case OP.EMPTY_LIST: stack.push([]); break;
-      case OP.APPENDS: appendItems(popMark()); break;
-      case OP.EMPTY_DICT: stack.push(new Map()); break;
-      case OP.SETITEMS: setItems(popMark()); break;
+      case OP.EMPTY_TUPLE:
+        stack.push(tuple([]));
+        break;
+      case OP.TUPLE: {
+        const items = tuple(popMark());
+        stack.push(items);
+        break;
+      }
+      case OP.TUPLE1:
+        stack.push(tuple([pop()]));
+        break;
+      case OP.TUPLE2: {
+        const b = pop();
+        const a = pop();
+        stack.push(tuple([a, b]));
+        break;
+      }
+      case OP.TUPLE3: {
+        const c = pop();
+        const b = pop();
+        const a = pop();
+        stack.push(tuple([a, b, c]));
+        break;
+      }
+      case OP.EMPTY_LIST:
+        stack.push([]);
+        break;
+      case OP.APPENDS:
+        appendItems(popMark());
+        break;
+      case OP.EMPTY_DICT:
+        stack.push(new Map());
+        break;
+      case OP.SETITEMS:
+        setItems(popMark());
+        break;
       case OP.GLOBAL: {
         const module = line();
         const name = line();
@@ -290,7 +393,8 @@ function build(target: PickleValue, state: PickleValue, fail: Fail): void {
     const dims = shape as number[];
     if (fortran === true && dims.length > 1) return fail('Fortran-ordered arrays are not supported');
     const count = dims.reduce((a, b) => a * b, 1);
-    if (raw.length !== count * ELEMENT_SIZE[dtype.code]) return fail(`ndarray of shape [${dims}] ${dtype.code} needs ${count * ELEMENT_SIZE[dtype.code]} bytes, has ${raw.length}`);
+    if (raw.length !== count * ELEMENT_SIZE[dtype.code])
+      return fail(`ndarray of shape [${dims}] ${dtype.code} needs ${count * ELEMENT_SIZE[dtype.code]} bytes, has ${raw.length}`);
     target.shape = dims;
     target.dtype = dtype;
     target.data = decodeNumbers(dtype, raw, fail);
@@ -309,9 +413,15 @@ function decodeNumbers(dtype: NumpyDtype, raw: Uint8Array, fail: Fail): Float64A
   for (let i = 0; i < out.length; i++) {
     const at = i * size;
     switch (dtype.code) {
-      case 'f8': out[i] = view.getFloat64(at, little); break;
-      case 'f4': out[i] = view.getFloat32(at, little); break;
-      case 'i4': out[i] = view.getInt32(at, little); break;
+      case 'f8':
+        out[i] = view.getFloat64(at, little);
+        break;
+      case 'f4':
+        out[i] = view.getFloat32(at, little);
+        break;
+      case 'i4':
+        out[i] = view.getInt32(at, little);
+        break;
       case 'i8': {
         const v = view.getBigInt64(at, little);
         if (v > BigInt(Number.MAX_SAFE_INTEGER) || v < BigInt(Number.MIN_SAFE_INTEGER)) return fail(`int64 ${v} does not fit a double exactly`);

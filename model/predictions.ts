@@ -94,7 +94,13 @@ export interface PredictionTable {
  * SPEC §5 on columns: the same numbers as symbolPredictions, computed in the same order. `prevOpen` is the open of
  * the row before a symbol's first (from the history): anchored mode predicts that row from it too.
  */
-export function predictionTable(input: InputTable, batch: readonly { symbol: string; start: number; count: number; prevOpen?: number }[], scaled: Float32Array, model: LoadedModel, mode: PredictionMode): PredictionTable {
+export function predictionTable(
+  input: InputTable,
+  batch: readonly { symbol: string; start: number; count: number; prevOpen?: number }[],
+  scaled: Float32Array,
+  model: LoadedModel,
+  mode: PredictionMode,
+): PredictionTable {
   const symbols: SymbolPredictionColumns[] = [];
   let first = 0;
   for (const b of batch) {
@@ -140,7 +146,15 @@ export function predictionRows(table: PredictionTable): PredictionRow[] {
   for (const s of table.symbols) {
     for (let t = 0; t < s.n; t++) {
       const k = s.start + t;
-      out.push({ symbol: s.symbol, index: t, date: civilFromDays(table.input.day[k]!), valOpen: textAt(table.input.openText, k), predOpen: s.predOpen[t]!, vOpenScaled: s.scaled[t]!, vOpen: s.vOpen[t]! });
+      out.push({
+        symbol: s.symbol,
+        index: t,
+        date: civilFromDays(table.input.day[k]!),
+        valOpen: textAt(table.input.openText, k),
+        predOpen: s.predOpen[t]!,
+        vOpenScaled: s.scaled[t]!,
+        vOpen: s.vOpen[t]!,
+      });
     }
   }
   return out;

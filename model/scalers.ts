@@ -82,7 +82,8 @@ function validated(symbols: ReadonlyMap<string, Readonly<Record<string, ColumnSc
   // SPEC §5 un-scales the output as v_open and adds it to an open price.
   if (hypers.targetCol !== 'v_open') throw new ScalerFileError(`${h}.target_col is ${JSON.stringify(hypers.targetCol)}; the engine predicts 'v_open'`);
   for (const key of ['batchSize', 'seqLen'] as const) {
-    if (!Number.isInteger(hypers[key]) || hypers[key] < 1) throw new ScalerFileError(`${h}.${key} is ${JSON.stringify(hypers[key])}; expected a positive integer`);
+    if (!Number.isInteger(hypers[key]) || hypers[key] < 1)
+      throw new ScalerFileError(`${h}.${key} is ${JSON.stringify(hypers[key])}; expected a positive integer`);
   }
   if (symbols.size === 0) throw new ScalerFileError(`${source}: no symbol scalers`);
 
@@ -93,7 +94,9 @@ function validated(symbols: ReadonlyMap<string, Readonly<Record<string, ColumnSc
     for (const column of SCALED_COLUMNS) {
       if (!Object.hasOwn(columns, column)) throw new ScalerFileError(`${source}: symbol '${symbol}' has no scaler for column '${column}'`);
     }
-    const extra = Object.keys(columns).filter((c) => !SCALED_COLUMNS.includes(c as never)).sort();
+    const extra = Object.keys(columns)
+      .filter((c) => !SCALED_COLUMNS.includes(c as never))
+      .sort();
     const out: Record<string, ColumnScaler> = {};
     for (const column of [...SCALED_COLUMNS, ...extra]) {
       const s = columns[column];
@@ -109,8 +112,11 @@ function validated(symbols: ReadonlyMap<string, Readonly<Record<string, ColumnSc
     ordered.set(symbol, Object.freeze(out));
   }
   const cleanHypers: ModelHypers = {
-    datCols: [...hypers.datCols], featCols: [...hypers.featCols], targetCol: hypers.targetCol,
-    batchSize: hypers.batchSize, seqLen: hypers.seqLen,
+    datCols: [...hypers.datCols],
+    featCols: [...hypers.featCols],
+    targetCol: hypers.targetCol,
+    batchSize: hypers.batchSize,
+    seqLen: hypers.seqLen,
   };
   return { symbols: ordered, hypers: cleanHypers };
 }

@@ -111,7 +111,11 @@ export function parseModelCheck(bytes: Buffer, source: string): ModelCheck {
   if (!Array.isArray(c.windows) || c.windows.length === 0 || !Array.isArray(c.expected) || c.expected.length !== c.windows.length) {
     throw new ModelCheckFileError(`${source}: needs as many expected outputs as windows (at least one)`);
   }
-  if (!(size > 0) || c.windows.some((w) => !Array.isArray(w) || w.length !== size || w.some((v) => !Number.isFinite(v))) || c.expected.some((v) => !Number.isFinite(v))) {
+  if (
+    !(size > 0) ||
+    c.windows.some((w) => !Array.isArray(w) || w.length !== size || w.some((v) => !Number.isFinite(v))) ||
+    c.expected.some((v) => !Number.isFinite(v))
+  ) {
     throw new ModelCheckFileError(`${source}: every window must hold seqLen x features finite numbers, every expected output one`);
   }
   if (!(typeof c.tolerance === 'number' && c.tolerance > 0 && c.tolerance <= 1e-2)) throw new ModelCheckFileError(`${source}: tolerance must be in (0, 0.01]`);

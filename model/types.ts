@@ -6,8 +6,18 @@ import type { WindowBatch } from './window-batch.js';
 
 /** The model's input order (SPEC §2): 12 scaled columns, then the unscaled `log_shares`. */
 export const FEATURE_COLUMNS = [
-  'open', 'high', 'low', 'close', 'close_ratio', 'spread',
-  'v_open', 'v_high', 'v_low', 'v_close', 'v_close_ratio', 'v_spread',
+  'open',
+  'high',
+  'low',
+  'close',
+  'close_ratio',
+  'spread',
+  'v_open',
+  'v_high',
+  'v_low',
+  'v_close',
+  'v_close_ratio',
+  'v_spread',
   'log_shares',
 ] as const;
 export type FeatureColumn = (typeof FEATURE_COLUMNS)[number];

@@ -71,7 +71,8 @@ export function segmentWindows(segments: Int32Array, featureRows: number): numbe
   for (let s = 0; s < segments.length; s += 2) {
     const start = segments[s]!;
     const n = segments[s + 1]!;
-    if (!(start >= 0 && n >= 0 && start + n <= featureRows)) throw new InferenceInputError(`segment ${s / 2} (rows ${start}..${start + n - 1}) is outside the ${featureRows} feature rows`);
+    if (!(start >= 0 && n >= 0 && start + n <= featureRows))
+      throw new InferenceInputError(`segment ${s / 2} (rows ${start}..${start + n - 1}) is outside the ${featureRows} feature rows`);
     count += n + 1;
   }
   return count;

@@ -88,18 +88,20 @@ export function summarize(rows: readonly AccuracyRow[]): VersionAccuracy[] {
     if (list) list.push(r);
     else byVersion.set(r.version, [r]);
   }
-  return [...byVersion].sort(([a], [b]) => (a < b ? -1 : 1)).map(([version, list]) => {
-    const dates = [...new Set(list.map((r) => r.date))].sort();
-    return {
-      version,
-      n: list.length,
-      days: dates.length,
-      firstDate: dates[0]!,
-      lastDate: dates.at(-1)!,
-      mad: list.reduce((s, r) => s + r.absError, 0) / list.length,
-      naiveMad: list.reduce((s, r) => s + r.naiveAbsError, 0) / list.length,
-    };
-  });
+  return [...byVersion]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([version, list]) => {
+      const dates = [...new Set(list.map((r) => r.date))].sort();
+      return {
+        version,
+        n: list.length,
+        days: dates.length,
+        firstDate: dates[0]!,
+        lastDate: dates.at(-1)!,
+        mad: list.reduce((s, r) => s + r.absError, 0) / list.length,
+        naiveMad: list.reduce((s, r) => s + r.naiveAbsError, 0) / list.length,
+      };
+    });
 }
 
 /**

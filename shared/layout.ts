@@ -86,14 +86,16 @@ export function uploadKeyProblem(key: string): string | undefined {
   if (!isIncomingCsv(key)) return `not an upload key (expected ${PREFIX.incoming}<path>${INPUT_SUFFIX})`;
   const segments = key.split('/');
   const bad = segments.findIndex((s) => s === '' || s === '.' || s === '..');
-  if (bad >= 0) return `segment ${bad + 1} of the key is ${segments[bad] === '' ? 'empty' : `"${segments[bad]}"`}: keys with empty, "." or ".." segments are refused`;
+  if (bad >= 0)
+    return `segment ${bad + 1} of the key is ${segments[bad] === '' ? 'empty' : `"${segments[bad]}"`}: keys with empty, "." or ".." segments are refused`;
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(key)) return 'the key holds a control character';
   for (const derived of [predictionsKey(key), forecastKey(key)]) {
     const bytes = utf8Length(derived);
     if (bytes > MAX_KEY_BYTES) return `the derived key ${derived.slice(0, 40)}... would be ${bytes} bytes, over S3's ${MAX_KEY_BYTES}`;
     const long = derived.split('/').find((s) => utf8Length(s) > MAX_KEY_SEGMENT_BYTES);
-    if (long) return `a segment of the derived key ${PREFIX.predictions}... is ${utf8Length(long)} bytes, over the ${MAX_KEY_SEGMENT_BYTES}-byte limit per segment`;
+    if (long)
+      return `a segment of the derived key ${PREFIX.predictions}... is ${utf8Length(long)} bytes, over the ${MAX_KEY_SEGMENT_BYTES}-byte limit per segment`;
   }
   return undefined;
 }

@@ -121,7 +121,9 @@ export interface RunIdParts {
  */
 export function runIdOf(p: RunIdParts): string {
   const stamp = new Date(p.eventTime).toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
-  const digest = createHash('sha256').update(JSON.stringify([p.bucket, p.key, p.versionOrEtag, p.sequencer])).digest('hex');
+  const digest = createHash('sha256')
+    .update(JSON.stringify([p.bucket, p.key, p.versionOrEtag, p.sequencer]))
+    .digest('hex');
   return `${stamp}-${digest.slice(0, 16)}`;
 }
 
@@ -182,6 +184,8 @@ export interface ForecastManifest {
  * history objects read (and the model that ran).
  */
 export function forecastRunIdOf(command: ForecastCommand, asOf: string, read: readonly HistoryObject[], modelVersion: string): string {
-  const digest = createHash('sha256').update(JSON.stringify([command.command, command.asOf ?? null, asOf, modelVersion, read.map((o) => [o.key, o.etag])])).digest('hex');
+  const digest = createHash('sha256')
+    .update(JSON.stringify([command.command, command.asOf ?? null, asOf, modelVersion, read.map((o) => [o.key, o.etag])]))
+    .digest('hex');
   return `forecast-${asOf.replace(/-/g, '')}-${digest.slice(0, 16)}`;
 }

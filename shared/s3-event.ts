@@ -72,7 +72,10 @@ export type QueueMessage =
 export class BadMessageError extends PermanentFailure {
   override readonly name = 'BadMessageError';
   readonly kind = 'bad-message';
-  constructor(readonly reason: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly reason: string,
+    options?: { cause?: unknown },
+  ) {
     super(`bad queue message: ${reason}`, options);
   }
 }
@@ -92,7 +95,9 @@ export function parseQueueMessage(body: string): QueueMessage {
     if (typeof json.command !== 'string' || json.command === '') throw new BadMessageError('field "command" must be a non-empty string');
     return { kind: 'command', command: json.command, body: json };
   }
-  throw new BadMessageError(`JSON object is not an S3 event (no "Records"), an s3:TestEvent or a command (no "command"); keys: ${Object.keys(json).slice(0, 8).join(', ') || 'none'}`);
+  throw new BadMessageError(
+    `JSON object is not an S3 event (no "Records"), an s3:TestEvent or a command (no "command"); keys: ${Object.keys(json).slice(0, 8).join(', ') || 'none'}`,
+  );
 }
 
 function parseRecords(records: unknown): QueueMessage {
@@ -112,7 +117,8 @@ function parseRecords(records: unknown): QueueMessage {
       return;
     }
     const versionId = s3.object.versionId;
-    if (versionId !== undefined && versionId !== null && typeof versionId !== 'string') throw new BadMessageError(`${where}.s3.object.versionId must be a string when present`);
+    if (versionId !== undefined && versionId !== null && typeof versionId !== 'string')
+      throw new BadMessageError(`${where}.s3.object.versionId must be a string when present`);
     created.push({
       bucket: field(s3.bucket, 'name', 'string', `${where}.s3.bucket`),
       key,
@@ -136,7 +142,8 @@ function hexSequencer(value: string, where: string): string {
 
 function isoTime(value: string, where: string): string {
   const t = Date.parse(value);
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value) || Number.isNaN(t)) throw new BadMessageError(`${where} must be an ISO-8601 UTC time: ${JSON.stringify(value.slice(0, 80))}`);
+  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/.test(value) || Number.isNaN(t))
+    throw new BadMessageError(`${where} must be an ISO-8601 UTC time: ${JSON.stringify(value.slice(0, 80))}`);
   return new Date(t).toISOString();
 }
 
@@ -159,7 +166,6 @@ export function decodeS3EventKey(encoded: string, where = 'key'): string {
     throw new BadMessageError(`${where} is not valid URL encoding: ${JSON.stringify(encoded)}`, { cause });
   }
 }
-
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -139,7 +139,9 @@ export function scalersForPython(scalers: ScalerSet): string {
     scalers: Object.fromEntries(
       [...scalers.symbols].map(([symbol, columns]) => [
         symbol,
-        Object.fromEntries(Object.entries(columns).map(([c, s]) => [c, { mean_: [s.mean], scale_: [s.scale], var_: [s.var], n_samples_seen_: s.nSamplesSeen }])),
+        Object.fromEntries(
+          Object.entries(columns).map(([c, s]) => [c, { mean_: [s.mean], scale_: [s.scale], var_: [s.var], n_samples_seen_: s.nSamplesSeen }]),
+        ),
       ]),
     ),
   };

@@ -31,7 +31,10 @@ export function checkSymbolRows(symbol: string, rows: readonly HistoryRow[], min
     if (typeof r?.date !== 'string' || !ISO_DATE.test(r.date)) {
       throw new TrainingInputError(`symbol '${symbol}' row ${i}: date ${JSON.stringify(r?.date)} is not YYYY-MM-DD`);
     }
-    if (r.date <= previous) throw new TrainingInputError(`symbol '${symbol}' row ${i}: date ${r.date} does not follow ${previous} (rows must be in ascending date order, one per day)`);
+    if (r.date <= previous)
+      throw new TrainingInputError(
+        `symbol '${symbol}' row ${i}: date ${r.date} does not follow ${previous} (rows must be in ascending date order, one per day)`,
+      );
     previous = r.date;
     for (const key of NUMERIC) {
       if (typeof r[key] !== 'number' || !Number.isFinite(r[key])) {

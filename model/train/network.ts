@@ -105,7 +105,9 @@ function buildNetwork(model: KerasModel, shape: NetworkShape): BiGruNetwork {
   const w = readBiGruWeights(model);
   const { inputDim, units } = w;
   if (inputDim !== shape.inputDim || units !== shape.units || w.seqLen !== shape.seqLen || w.dense.length !== shape.dense.length) {
-    throw new Error(`networkFromKeras: the model's weights are [${w.seqLen}, ${inputDim}] -> ${units} units, ${w.dense.length} Dense; the shape says [${shape.seqLen}, ${shape.inputDim}] -> ${shape.units}, ${shape.dense.length}`);
+    throw new Error(
+      `networkFromKeras: the model's weights are [${w.seqLen}, ${inputDim}] -> ${units} units, ${w.dense.length} Dense; the shape says [${shape.seqLen}, ${shape.inputDim}] -> ${shape.units}, ${shape.dense.length}`,
+    );
   }
   // Variable names are global in TensorFlow.js: each network gets its own prefix.
   const id = `bigru${instances++}`;
@@ -139,12 +141,12 @@ function buildNetwork(model: KerasModel, shape: NetworkShape): BiGruNetwork {
  */
 export function initialKerasModel(shape: NetworkShape, rng: RandomStream): KerasModel {
   const { inputDim, units } = shape;
-  const gru = () => [
-    glorotUniform(rng, inputDim, 3 * units),
-    orthogonal(rng, units, 3 * units),
-    new Float32Array(3 * units),
+  const gru = () => [glorotUniform(rng, inputDim, 3 * units), orthogonal(rng, units, 3 * units), new Float32Array(3 * units)];
+  const values: Float32Array[][] = [
+    [],
+    [...gru(), ...gru()],
+    [new Float32Array(2 * units).fill(1), new Float32Array(2 * units), new Float32Array(2 * units), new Float32Array(2 * units).fill(1)],
   ];
-  const values: Float32Array[][] = [[], [...gru(), ...gru()], [new Float32Array(2 * units).fill(1), new Float32Array(2 * units), new Float32Array(2 * units), new Float32Array(2 * units).fill(1)]];
   let inputs = 2 * units;
   for (const d of shape.dense) {
     values.push([glorotUniform(rng, inputs, d.units), new Float32Array(d.units)]);
@@ -171,7 +173,10 @@ function kerasModelOf(shape: NetworkShape, values: Float32Array[][]): KerasModel
   const shapes = weightShapes(shape);
   const layerWeights = new Map<string, H5Weight[]>();
   kerasWeightNames(shape).forEach(([layer, names], i) => {
-    layerWeights.set(layer, names.map((name, j) => ({ name: `${name}:0`, shape: shapes[i]![j]!, values: values[i]![j]! })));
+    layerWeights.set(
+      layer,
+      names.map((name, j) => ({ name: `${name}:0`, shape: shapes[i]![j]!, values: values[i]![j]! })),
+    );
   });
   return { modelConfig: kerasModelConfig(shape), layerWeights };
 }

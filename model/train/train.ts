@@ -54,11 +54,27 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
 function hyperparameters(shape: NetworkShape, batchSize: number, epochs: number, validationRows: number): TrainingHyperparameters {
   return {
     network: {
-      seqLen: shape.seqLen, inputDim: shape.inputDim, gruUnits: shape.units, activation: 'tanh', recurrentActivation: 'hard_sigmoid', resetAfter: false,
-      dropout: shape.dropout, recurrentDropout: shape.recurrentDropout, batchNormMomentum: shape.batchNormMomentum, batchNormEpsilon: shape.batchNormEpsilon,
+      seqLen: shape.seqLen,
+      inputDim: shape.inputDim,
+      gruUnits: shape.units,
+      activation: 'tanh',
+      recurrentActivation: 'hard_sigmoid',
+      resetAfter: false,
+      dropout: shape.dropout,
+      recurrentDropout: shape.recurrentDropout,
+      batchNormMomentum: shape.batchNormMomentum,
+      batchNormEpsilon: shape.batchNormEpsilon,
       dense: shape.dense.map((d) => ({ ...d })),
     },
-    optimizer: { name: 'Adam', learningRate: KERAS_ADAM.learningRate, beta1: KERAS_ADAM.beta1, beta2: KERAS_ADAM.beta2, epsilon: KERAS_ADAM.epsilon, decay: 0, amsgrad: false },
+    optimizer: {
+      name: 'Adam',
+      learningRate: KERAS_ADAM.learningRate,
+      beta1: KERAS_ADAM.beta1,
+      beta2: KERAS_ADAM.beta2,
+      epsilon: KERAS_ADAM.epsilon,
+      decay: 0,
+      amsgrad: false,
+    },
     loss: KERAS_TRAINING_CONFIG.loss,
     metrics: [KERAS_TRAINING_CONFIG.metrics[0]],
     batchSize,
@@ -190,7 +206,11 @@ export async function trainModel(histories: SymbolHistories, opts: TrainOptions 
   }
 
   const hypers: ModelHypers = {
-    datCols: FEATURE_COLUMNS.slice(0, 6), featCols: [...FEATURE_COLUMNS], targetCol: 'v_open', batchSize, seqLen: shape.seqLen,
+    datCols: FEATURE_COLUMNS.slice(0, 6),
+    featCols: [...FEATURE_COLUMNS],
+    targetCol: 'v_open',
+    batchSize,
+    seqLen: shape.seqLen,
   };
   const scalers: ScalerSet = { symbols: new Map<string, SymbolScalers>(set.symbols.map((s) => [s.symbol, s.scalers])), hypers };
   const content = versionContentFiles(keras, scalers, TRAINER);
@@ -205,8 +225,13 @@ export async function trainModel(histories: SymbolHistories, opts: TrainOptions 
     hyperparameters: hyperparameters(shape, batchSize, epochs, validationRows),
     data: {
       symbols: set.symbols.map((s) => ({
-        symbol: s.symbol, rows: s.rows.length, firstDate: s.rows[0]!.date, lastDate: s.rows.at(-1)!.date,
-        trainRows: s.trainRows, validationRows: s.rows.length - s.trainRows, trainWindows: s.trainRows - 1,
+        symbol: s.symbol,
+        rows: s.rows.length,
+        firstDate: s.rows[0]!.date,
+        lastDate: s.rows.at(-1)!.date,
+        trainRows: s.trainRows,
+        validationRows: s.rows.length - s.trainRows,
+        trainWindows: s.trainRows - 1,
       })),
       trainWindows: set.train.length,
       validationWindows: set.validation.length,

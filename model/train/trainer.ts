@@ -4,8 +4,16 @@ import { requireBundle, tf } from '../tf-core.js';
 import { KERAS_ADAM, kerasAdam, type AdamConfig } from './adam.js';
 import type { NetworkShape } from './keras-topology.js';
 import {
-  disposeNetwork, inferenceForward, networkFromKeras, networkToKeras, trainableVariables, trainingForward, updateMovingStatistics,
-  type BatchMasks, type BiGruNetwork, type DirectionMasks,
+  disposeNetwork,
+  inferenceForward,
+  networkFromKeras,
+  networkToKeras,
+  trainableVariables,
+  trainingForward,
+  updateMovingStatistics,
+  type BatchMasks,
+  type BiGruNetwork,
+  type DirectionMasks,
 } from './network.js';
 import { randomStream, type RandomStream } from './prng.js';
 
@@ -98,7 +106,9 @@ export function createTrainer(initial: KerasModel, opts: TrainerOptions): Traine
       check(x, n, 'trainBatch');
       if (y.length !== n) throw new RangeError(`trainer.trainBatch: ${n} windows need ${n} targets, got ${y.length}`);
       // Drawn in a fixed order (forward then backward direction), so a seed always gives the same masks.
-      const masks: BatchMasks | undefined = useDropout ? { forward: directionMasks(dropout, shape, n), backward: directionMasks(dropout, shape, n) } : undefined;
+      const masks: BatchMasks | undefined = useDropout
+        ? { forward: directionMasks(dropout, shape, n), backward: directionMasks(dropout, shape, n) }
+        : undefined;
       let stats: { mean: Tensor1D; variance: Tensor1D; mape: Tensor } | undefined;
       try {
         const loss = tf.tidy(() => {

@@ -1,6 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { KerasModel } from '../keras-h5.js';
-import { loadModelVersionFromFiles, MODEL_FORMAT, versionIdOf, MODEL_VERSION_FILES, type ModelVersionFiles, type PreparedModelVersion } from '../model-store.js';
+import {
+  loadModelVersionFromFiles,
+  MODEL_FORMAT,
+  versionIdOf,
+  MODEL_VERSION_FILES,
+  type ModelVersionFiles,
+  type PreparedModelVersion,
+} from '../model-store.js';
 import { scalersToJson } from '../scalers.js';
 import type { LoadedModel, ModelMetadata, ScalerSet } from '../types.js';
 import { KERAS_BACKEND, KERAS_VERSION } from './keras-topology.js';

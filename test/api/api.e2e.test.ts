@@ -36,7 +36,8 @@ describe('REST API against the embedded stack: responses match docs/openapi.yaml
   });
 
   const status = async (statusUrl: string) => checkedFetch(`${api.url}${statusUrl}`, undefined, { method: 'GET', path: '/runs/{id}' });
-  const postCsv = (body: BodyInit, type = 'text/csv') => checkedFetch(`${api.url}/runs`, { method: 'POST', headers: { 'content-type': type }, body }, { method: 'POST', path: '/runs' });
+  const postCsv = (body: BodyInit, type = 'text/csv') =>
+    checkedFetch(`${api.url}/runs`, { method: 'POST', headers: { 'content-type': type }, body }, { method: 'POST', path: '/runs' });
 
   it('POST /runs with crypto_test.csv answers 202; its status URL answers pending, then the finished manifest with presigned links', async () => {
     const posted = await postCsv(TEST_CSV);
@@ -47,10 +48,15 @@ describe('REST API against the embedded stack: responses match docs/openapi.yaml
     expect(posted.headers.get('location')).to.equal(accepted.status_url);
     expect(Buffer.from((await fleet.objects.getBytes(accepted.upload.key)).body).equals(TEST_CSV), 'stored exactly as sent').to.equal(true);
 
-    const done = await eventually(async () => {
-      const r = await status(accepted.status_url);
-      return (r.body as any).status === 'pending' ? undefined : (r.body as any);
-    }, 'the run to finish', 120_000, 250);
+    const done = await eventually(
+      async () => {
+        const r = await status(accepted.status_url);
+        return (r.body as any).status === 'pending' ? undefined : (r.body as any);
+      },
+      'the run to finish',
+      120_000,
+      250,
+    );
     expect(done.status).to.equal('succeeded');
     const manifest = await readJson<any>(fleet, runKey(done.runId, 'manifest'));
     expect(done.manifest).to.deep.equal(manifest);
@@ -69,10 +75,15 @@ describe('REST API against the embedded stack: responses match docs/openapi.yaml
   it('a malformed CSV is accepted, then fails with the worker one-line reason from its error record', async () => {
     const posted = await postCsv('symbol,date,open,high,low,close\nBTC,2018-01-01,1,2,0.5,1\n');
     expect(posted.status).to.equal(202);
-    const failed = await eventually(async () => {
-      const r = (await status((posted.body as any).status_url)).body as any;
-      return r.status === 'pending' ? undefined : r;
-    }, 'the run to fail', 60_000, 250);
+    const failed = await eventually(
+      async () => {
+        const r = (await status((posted.body as any).status_url)).body as any;
+        return r.status === 'pending' ? undefined : r;
+      },
+      'the run to fail',
+      60_000,
+      250,
+    );
     expect(failed.status).to.equal('failed');
     const record = await readJson<RunError>(fleet, runKey(failed.runId, 'error'));
     expect(failed.error).to.deep.equal(record.error);
@@ -118,10 +129,15 @@ describe('REST API against the embedded stack: responses match docs/openapi.yaml
     const p = r.body as any;
     const put = await fetch(p.upload_url, { method: 'PUT', headers: p.headers, body: TEST_CSV });
     expect(put.status, await put.text()).to.equal(200);
-    const done = await eventually(async () => {
-      const s = (await status(p.status_url)).body as any;
-      return s.status === 'pending' ? undefined : s;
-    }, 'the presigned upload run', 120_000, 250);
+    const done = await eventually(
+      async () => {
+        const s = (await status(p.status_url)).body as any;
+        return s.status === 'pending' ? undefined : s;
+      },
+      'the presigned upload run',
+      120_000,
+      250,
+    );
     expect(done.status).to.equal('succeeded');
     expect(done.manifest.input.key).to.equal(p.key);
   });
@@ -144,7 +160,9 @@ describe('REST API against the embedded stack: responses match docs/openapi.yaml
   });
 
   it('the validator refuses a response that breaks the document (so the checks above can fail)', () => {
-    expect(() => validateResponse('GET', '/runs/{id}', { status: 200, contentType: 'application/json', body: { id: 'x', status: 'succeeded', upload: null, runId: 'r' } })).to.throw(/required property/);
+    expect(() =>
+      validateResponse('GET', '/runs/{id}', { status: 200, contentType: 'application/json', body: { id: 'x', status: 'succeeded', upload: null, runId: 'r' } }),
+    ).to.throw(/required property/);
     expect(() => validateResponse('POST', '/runs', { status: 500, contentType: 'application/problem+json', body: {} })).to.throw(/does not document/);
   });
 });

@@ -33,15 +33,29 @@ interface Target {
 function machine() {
   const cpuModel = (() => {
     try {
-      return execFileSync('lscpu', { encoding: 'utf8' }).match(/^Model name:\s*(.+)$/m)?.[1]?.trim() ?? os.cpus()[0]?.model;
+      return (
+        execFileSync('lscpu', { encoding: 'utf8' })
+          .match(/^Model name:\s*(.+)$/m)?.[1]
+          ?.trim() ?? os.cpus()[0]?.model
+      );
     } catch {
       return os.cpus()[0]?.model;
     }
   })();
-  return { nproc: os.availableParallelism(), cpuModel, memoryGiB: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` };
+  return {
+    nproc: os.availableParallelism(),
+    cpuModel,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()}`,
+  };
 }
 
-const load = () => os.loadavg().map((l) => l.toFixed(1)).join(' ');
+const load = () =>
+  os
+    .loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ');
 
 /** The issue's targets from the parts that ran; a target whose part did not run is left out. */
 function targets(r: Record<string, any>): Target[] {
@@ -50,37 +64,100 @@ function targets(r: Record<string, any>): Target[] {
   if (io?.modelFiles) {
     const m = io.modelFiles;
     const delta = m.h5CachedMs - m.modelMs;
-    t.push({ target: 'Model files: `predict --h5 --scaler` (cached) vs `--model`', figure: `${fmt(m.h5CachedMs)} ms (first, converting: ${fmt(m.h5ColdMs)} ms)`, baseline: `--model ${fmt(m.modelMs)} ms`, ratio: `+${fmt(delta)} ms`, goal: '<= +100 ms', met: delta <= 100 });
-    t.push({ target: 'Model files: peak RSS of `--h5 --scaler`', figure: `${fmt(m.h5RssMiB)} MiB`, baseline: `--model ${fmt(m.modelRssMiB)} MiB`, ratio: fmt(m.h5RssMiB / m.modelRssMiB, 2), goal: '< 250 MiB', met: m.h5RssMiB < 250 });
+    t.push({
+      target: 'Model files: `predict --h5 --scaler` (cached) vs `--model`',
+      figure: `${fmt(m.h5CachedMs)} ms (first, converting: ${fmt(m.h5ColdMs)} ms)`,
+      baseline: `--model ${fmt(m.modelMs)} ms`,
+      ratio: `+${fmt(delta)} ms`,
+      goal: '<= +100 ms',
+      met: delta <= 100,
+    });
+    t.push({
+      target: 'Model files: peak RSS of `--h5 --scaler`',
+      figure: `${fmt(m.h5RssMiB)} MiB`,
+      baseline: `--model ${fmt(m.modelRssMiB)} MiB`,
+      ratio: fmt(m.h5RssMiB / m.modelRssMiB, 2),
+      goal: '< 250 MiB',
+      met: m.h5RssMiB < 250,
+    });
   }
   if (io?.csvIn) {
     const c = io.csvIn;
     const engine = c.mb / (c.parseFeaturesWindowsMs / 1000);
-    t.push({ target: 'CSV in: parse + validate + features/windows', figure: `${fmt(engine, 1)} MB/s (parse + validate alone ${fmt(c.parseMBps, 1)} MB/s)`, baseline: c.pythonCsvModuleMBps ? `Python csv.reader ${fmt(c.pythonCsvModuleMBps, 1)} MB/s` : 'n/a', ratio: c.pythonCsvModuleMBps ? fmt(engine / c.pythonCsvModuleMBps, 2) : '-', goal: '>= 40 MB/s', met: engine >= 40 });
+    t.push({
+      target: 'CSV in: parse + validate + features/windows',
+      figure: `${fmt(engine, 1)} MB/s (parse + validate alone ${fmt(c.parseMBps, 1)} MB/s)`,
+      baseline: c.pythonCsvModuleMBps ? `Python csv.reader ${fmt(c.pythonCsvModuleMBps, 1)} MB/s` : 'n/a',
+      ratio: c.pythonCsvModuleMBps ? fmt(engine / c.pythonCsvModuleMBps, 2) : '-',
+      goal: '>= 40 MB/s',
+      met: engine >= 40,
+    });
   }
   if (io?.csvOut) {
     const c = io.csvOut;
-    t.push({ target: 'CSV out: predictions', figure: `${fmt(c.MBps, 1)} MB/s`, baseline: `${fmt(c.mb, 1)} MB written`, ratio: fmt(c.MBps / 50, 2), goal: '>= 50 MB/s', met: c.MBps >= 50 });
+    t.push({
+      target: 'CSV out: predictions',
+      figure: `${fmt(c.MBps, 1)} MB/s`,
+      baseline: `${fmt(c.mb, 1)} MB written`,
+      ratio: fmt(c.MBps / 50, 2),
+      goal: '>= 50 MB/s',
+      met: c.MBps >= 50,
+    });
   }
   const inf = r.inference as InferenceBenchResult | undefined;
   if (inf?.pool) {
     const p = inf.pool;
-    t.push({ target: `Inference: fast engine on ${p.threads} threads, ${fmt(p.windows)} windows`, figure: `${fmt(p.windowsPerSec)} windows/s`, baseline: `matmul floor ${fmt(p.floor.windowsPerSec)} windows/s (${fmt(p.floor.gflops, 1)} GFLOP/s)`, ratio: `${fmt(p.overFloor, 2)}x the floor's time`, goal: '>= 200,000 windows/s, <= 1.5x', met: p.windowsPerSec >= 200_000 && p.overFloor <= 1.5 });
+    t.push({
+      target: `Inference: fast engine on ${p.threads} threads, ${fmt(p.windows)} windows`,
+      figure: `${fmt(p.windowsPerSec)} windows/s`,
+      baseline: `matmul floor ${fmt(p.floor.windowsPerSec)} windows/s (${fmt(p.floor.gflops, 1)} GFLOP/s)`,
+      ratio: `${fmt(p.overFloor, 2)}x the floor's time`,
+      goal: '>= 200,000 windows/s, <= 1.5x',
+      met: p.windowsPerSec >= 200_000 && p.overFloor <= 1.5,
+    });
   }
   const wp = (r.wholeProcess as WholeProcessResult | undefined)?.versusNumpy;
   if (wp?.numpyMedianMs !== undefined) {
-    t.push({ target: 'Whole process: `predict` (compiled) vs NumPy pipeline, 35k rows', figure: `${fmt(wp.predictMedianMs)} ms (tsx: ${fmt(wp.predictTsxMedianMs)} ms; start-up + model load ${fmt(wp.predictStagesMs.startAndModelLoad!)} ms)`, baseline: `NumPy ${fmt(wp.numpyMedianMs)} ms (${wp.blas})`, ratio: fmt(wp.wholeRatio!, 2), goal: '<= 0.4', met: wp.wholeRatio! <= 0.4 });
-    t.push({ target: 'In-process: parse .. write', figure: `${fmt(wp.predictInProcessMs)} ms`, baseline: `NumPy ${fmt(wp.numpyInProcessMs!)} ms`, ratio: fmt(wp.inProcessRatio!, 2), goal: '<= 0.2', met: wp.inProcessRatio! <= 0.2 });
+    t.push({
+      target: 'Whole process: `predict` (compiled) vs NumPy pipeline, 35k rows',
+      figure: `${fmt(wp.predictMedianMs)} ms (tsx: ${fmt(wp.predictTsxMedianMs)} ms; start-up + model load ${fmt(wp.predictStagesMs.startAndModelLoad!)} ms)`,
+      baseline: `NumPy ${fmt(wp.numpyMedianMs)} ms (${wp.blas})`,
+      ratio: fmt(wp.wholeRatio!, 2),
+      goal: '<= 0.4',
+      met: wp.wholeRatio! <= 0.4,
+    });
+    t.push({
+      target: 'In-process: parse .. write',
+      figure: `${fmt(wp.predictInProcessMs)} ms`,
+      baseline: `NumPy ${fmt(wp.numpyInProcessMs!)} ms`,
+      ratio: fmt(wp.inProcessRatio!, 2),
+      goal: '<= 0.2',
+      met: wp.inProcessRatio! <= 0.2,
+    });
   }
   const lat = r.latency as LatencyResult | undefined;
   const floor = r.standInFloor as { medianMs: number; p95Ms: number } | undefined;
   if (lat && floor) {
     const over = lat.medianMs - floor.medianMs;
-    t.push({ target: 'Latency: upload -> `pred_url` median (2 warm workers)', figure: `${fmt(lat.medianMs)} ms (p95 ${fmt(lat.p95Ms)}; worker's run ${fmt(lat.workerMedianMs, 1)} ms)`, baseline: `stand-ins alone ${fmt(floor.medianMs)} ms (p95 ${fmt(floor.p95Ms)})`, ratio: `+${fmt(over)} ms`, goal: '<= +25 ms', met: over <= 25 });
+    t.push({
+      target: 'Latency: upload -> `pred_url` median (2 warm workers)',
+      figure: `${fmt(lat.medianMs)} ms (p95 ${fmt(lat.p95Ms)}; worker's run ${fmt(lat.workerMedianMs, 1)} ms)`,
+      baseline: `stand-ins alone ${fmt(floor.medianMs)} ms (p95 ${fmt(floor.p95Ms)})`,
+      ratio: `+${fmt(over)} ms`,
+      goal: '<= +25 ms',
+      met: over <= 25,
+    });
   }
   if (io?.memory) {
     const m = io.memory;
-    t.push({ target: `Memory: peak RSS per row, ${fmt(m.rows)}-row input`, figure: `${fmt(m.bytesPerRow)} bytes/row (${fmt(m.rssMiB)} MiB)`, baseline: `${fmt(m.baseRssMiB)} MiB at 35k rows`, ratio: fmt(m.bytesPerRow / 300, 2), goal: '<= 300 bytes/row', met: m.bytesPerRow <= 300 });
+    t.push({
+      target: `Memory: peak RSS per row, ${fmt(m.rows)}-row input`,
+      figure: `${fmt(m.bytesPerRow)} bytes/row (${fmt(m.rssMiB)} MiB)`,
+      baseline: `${fmt(m.baseRssMiB)} MiB at 35k rows`,
+      ratio: fmt(m.bytesPerRow / 300, 2),
+      goal: '<= 300 bytes/row',
+      met: m.bytesPerRow <= 300,
+    });
   }
   return t;
 }
@@ -106,7 +183,10 @@ async function main(): Promise<void> {
   console.log(`machine: ${meta.machine.nproc} x ${meta.machine.cpuModel}, Node.js ${meta.machine.node}; load average ${meta.loadBefore}`);
   // With --only, the other parts' figures come from the previous results.json (their date is kept beside them).
   const previousFile = path.join(OUT_DIR, 'results.json');
-  const previous = values.only && fs.existsSync(previousFile) ? (JSON.parse(fs.readFileSync(previousFile, 'utf8')) as { date: string; results: Record<string, unknown>; partDates?: Record<string, string> }) : undefined;
+  const previous =
+    values.only && fs.existsSync(previousFile)
+      ? (JSON.parse(fs.readFileSync(previousFile, 'utf8')) as { date: string; results: Record<string, unknown>; partDates?: Record<string, string> })
+      : undefined;
   const results: Record<string, unknown> = { ...previous?.results };
   const partDates: Record<string, string> = { ...previous?.partDates };
   for (const p of PARTS) if (previous?.results && !only.includes(p) && !partDates[p]) partDates[p] = previous.date;

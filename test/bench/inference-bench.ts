@@ -190,14 +190,23 @@ async function numpyForward(python: string, weightsFile: string, windows: Float3
   const windowsFile = path.join(dir, `windows-${count}.f32`);
   const outFile = path.join(dir, `numpy-${count}.f64`);
   fs.writeFileSync(windowsFile, windows.subarray(0, count * WINDOW));
-  const { stdout } = await runChild(python, [
-    path.join(benchDir, 'numpy_forward.py'),
-    '--weights', weightsFile,
-    '--windows', windowsFile,
-    '--count', String(count),
-    '--reps', String(reps),
-    '--out', outFile,
-  ], numpyEnv());
+  const { stdout } = await runChild(
+    python,
+    [
+      path.join(benchDir, 'numpy_forward.py'),
+      '--weights',
+      weightsFile,
+      '--windows',
+      windowsFile,
+      '--count',
+      String(count),
+      '--reps',
+      String(reps),
+      '--out',
+      outFile,
+    ],
+    numpyEnv(),
+  );
   const report = JSON.parse(stdout.trim().split('\n').at(-1)!) as NumpyForwardReport;
   const b = fs.readFileSync(outFile);
   return { report, outputs: new Float64Array(b.buffer, b.byteOffset, b.byteLength / 8) };
@@ -208,10 +217,14 @@ async function measurePeakRss(backend: string, windows: number) {
   // The child loads an imported version, as a worker does, so the figure is not inflated by the HDF5 reader.
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rss-model-'));
   const { dir: modelDir } = await importModel({ h5: MODEL_H5, scaler: path.join(sharedDir, 'model_out/scaler.pkl'), out: dir });
-  const { stdout } = await runChild(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', String(windows), '--rss-model', modelDir], {
-    ...process.env,
-    TFJS_BACKEND: backend,
-  }).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const { stdout } = await runChild(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--rss-child', String(windows), '--rss-model', modelDir],
+    {
+      ...process.env,
+      TFJS_BACKEND: backend,
+    },
+  ).finally(() => fs.rmSync(dir, { recursive: true, force: true }));
   return JSON.parse(stdout.trim().split('\n').at(-1)!) as { windows: number; beforeMiB: number; maxRssMiB: number; fastWindowsPerSec: number };
 }
 
@@ -258,7 +271,9 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
     for (const engine of size <= LAYERS_MAX_WINDOWS ? [fast, layers] : [fast]) {
       const f = await timeEngine(engine, backend, windows, size, o.reps);
       figures.push(f);
-      o.log(`  ${backend} ${f.engine.padEnd(6)} ${fmt(size).padStart(7)} windows: ${fmt(f.windowsPerSec).padStart(9)} windows/s (median of ${f.reps}: ${fmt(f.medianMs, 1)} ms)`);
+      o.log(
+        `  ${backend} ${f.engine.padEnd(6)} ${fmt(size).padStart(7)} windows: ${fmt(f.windowsPerSec).padStart(9)} windows/s (median of ${f.reps}: ${fmt(f.medianMs, 1)} ms)`,
+      );
     }
   }
 
@@ -277,7 +292,9 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
         last = report;
         const medianMs = report.median_s * 1000;
         figures.push({ backend: 'numpy', engine: 'numpy', windows: size, reps: report.reps, medianMs, windowsPerSec: report.windows_per_s });
-        o.log(`  numpy float64  ${fmt(size).padStart(7)} windows: ${fmt(report.windows_per_s).padStart(9)} windows/s (median of ${report.reps}: ${fmt(medianMs, 1)} ms)`);
+        o.log(
+          `  numpy float64  ${fmt(size).padStart(7)} windows: ${fmt(report.windows_per_s).padStart(9)} windows/s (median of ${report.reps}: ${fmt(medianMs, 1)} ms)`,
+        );
         if (size === Math.min(...o.sizes)) {
           const ref = await layers.predict(windows.subarray(0, size * WINDOW), size);
           for (let i = 0; i < size; i++) diff = Math.max(diff, Math.abs(ref[i]! - outputs[i]!));
@@ -309,9 +326,21 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
     const singleThreadFloor = await runMatmulFloor(h5, { backend, windows: poolWindows, threads: 1, reps: o.reps });
     const fig: Figure = { ...pf, engine: 'pool' };
     figures.push(fig);
-    pool = { threads: inferencePool.size, windows: poolWindows, windowsPerSec: fig.windowsPerSec, target: 200_000, floor, singleThreadFloor, overFloor: fig.medianMs / floor.medianMs };
-    o.log(`  ${backend} fast on the pool (${pool.threads} threads) ${fmt(poolWindows).padStart(7)} windows: ${fmt(fig.windowsPerSec).padStart(9)} windows/s (median of ${fig.reps}: ${fmt(fig.medianMs, 1)} ms; target 200,000)`);
-    o.log(`  matmul floor, same products (${fmt(floor.flopsPerWindow)} FLOP/window) on ${floor.threads} threads: ${fmt(floor.windowsPerSec)} windows/s = ${fmt(floor.gflops, 1)} GFLOP/s; on 1 thread ${fmt(singleThreadFloor.windowsPerSec)} windows/s; pool/floor time ${fmt(pool.overFloor, 2)} (target <= 1.5)`);
+    pool = {
+      threads: inferencePool.size,
+      windows: poolWindows,
+      windowsPerSec: fig.windowsPerSec,
+      target: 200_000,
+      floor,
+      singleThreadFloor,
+      overFloor: fig.medianMs / floor.medianMs,
+    };
+    o.log(
+      `  ${backend} fast on the pool (${pool.threads} threads) ${fmt(poolWindows).padStart(7)} windows: ${fmt(fig.windowsPerSec).padStart(9)} windows/s (median of ${fig.reps}: ${fmt(fig.medianMs, 1)} ms; target 200,000)`,
+    );
+    o.log(
+      `  matmul floor, same products (${fmt(floor.flopsPerWindow)} FLOP/window) on ${floor.threads} threads: ${fmt(floor.windowsPerSec)} windows/s = ${fmt(floor.gflops, 1)} GFLOP/s; on 1 thread ${fmt(singleThreadFloor.windowsPerSec)} windows/s; pool/floor time ${fmt(pool.overFloor, 2)} (target <= 1.5)`,
+    );
   } finally {
     await inferencePool.close();
   }
@@ -321,7 +350,11 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
     const f = get('fast')!;
     const n = get('numpy');
     const l = get('layers');
-    return { windows: size, ...(l ? { fastOverLayers: f.windowsPerSec / l.windowsPerSec } : {}), ...(n ? { fastOverNumpy: f.windowsPerSec / n.windowsPerSec } : {}) };
+    return {
+      windows: size,
+      ...(l ? { fastOverLayers: f.windowsPerSec / l.windowsPerSec } : {}),
+      ...(n ? { fastOverNumpy: f.windowsPerSec / n.windowsPerSec } : {}),
+    };
   });
   o.log(`  ratios on ${backend}:`);
   for (const r of ratios) o.log(`    ${fmt(r.windows).padStart(7)} windows: fast/numpy ${fmt(r.fastOverNumpy, 2)}, fast/layers ${fmt(r.fastOverLayers, 2)}`);
@@ -336,7 +369,9 @@ export async function runInferenceBench(options: InferenceBenchOptions = {}): Pr
     for (const engine of [cpuFast, createLayersEngine(cpuModel)]) {
       const f = await timeEngine(engine, 'cpu', windows, o.cpuWindows, o.reps);
       figures.push(f);
-      o.log(`  cpu ${f.engine.padEnd(6)} ${fmt(f.windows).padStart(7)} windows: ${fmt(f.windowsPerSec).padStart(9)} windows/s (median of ${f.reps}: ${fmt(f.medianMs, 1)} ms)`);
+      o.log(
+        `  cpu ${f.engine.padEnd(6)} ${fmt(f.windows).padStart(7)} windows: ${fmt(f.windowsPerSec).padStart(9)} windows/s (median of ${f.reps}: ${fmt(f.medianMs, 1)} ms)`,
+      );
     }
     cpuFast.dispose();
     cpuModel.dispose();
@@ -383,8 +418,25 @@ export interface NumpyPipelineRun {
 }
 
 /** Runs numpy_pipeline.py as a whole process on `input`, writing `output` (and `forecast`). */
-export async function runNumpyPipeline(opts: { python: string; input: string; scalersJson: string; weightsJson: string; output: string; forecast?: string }): Promise<NumpyPipelineRun> {
-  const args = [path.join(benchDir, 'numpy_pipeline.py'), '--input', opts.input, '--scalers', opts.scalersJson, '--weights', opts.weightsJson, '--output', opts.output];
+export async function runNumpyPipeline(opts: {
+  python: string;
+  input: string;
+  scalersJson: string;
+  weightsJson: string;
+  output: string;
+  forecast?: string;
+}): Promise<NumpyPipelineRun> {
+  const args = [
+    path.join(benchDir, 'numpy_pipeline.py'),
+    '--input',
+    opts.input,
+    '--scalers',
+    opts.scalersJson,
+    '--weights',
+    opts.weightsJson,
+    '--output',
+    opts.output,
+  ];
   if (opts.forecast) args.push('--forecast', opts.forecast);
   const { stdout, wallMs } = await runChild(opts.python, args, numpyEnv());
   return { wallMs, report: JSON.parse(stdout.trim().split('\n').at(-1)!) as NumpyPipelineRun['report'] };

@@ -31,7 +31,10 @@ function writeShiftedCopies(source: string, dest: string, minRows: number): numb
   const fd = fs.openSync(dest, 'w');
   fs.writeSync(fd, `${header}\n`);
   for (let i = 0; i < times; i++) {
-    fs.writeSync(fd, `${rows.map((r) => r.replace(/,(\d{4})-(\d\d-\d\d),/, (_, y: string, md: string) => `,${String(Number(y) - 2000 + 340 * i).padStart(4, '0')}-${md},`)).join('\n')}\n`);
+    fs.writeSync(
+      fd,
+      `${rows.map((r) => r.replace(/,(\d{4})-(\d\d-\d\d),/, (_, y: string, md: string) => `,${String(Number(y) - 2000 + 340 * i).padStart(4, '0')}-${md},`)).join('\n')}\n`,
+    );
   }
   fs.closeSync(fd);
   return rows.length * times;
@@ -48,7 +51,11 @@ async function timed(fn: () => Promise<unknown>, reps: number): Promise<{ first:
 }
 
 /** Wall ms and peak RSS (MiB, from the summary) of one `predict` process. */
-async function predictRun(args: string[], dir: string, env: NodeJS.ProcessEnv = process.env): Promise<{ wallMs: number; rssMiB: number; summary: Record<string, any> }> {
+async function predictRun(
+  args: string[],
+  dir: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ wallMs: number; rssMiB: number; summary: Record<string, any> }> {
   const summary = path.join(dir, 'summary.json');
   const { wallMs } = await runChild(process.execPath, [...compiledPredict(), ...args, '--output', path.join(dir, 'preds.csv'), '--summary', summary], env);
   const s = JSON.parse(fs.readFileSync(summary, 'utf8'));
@@ -84,9 +91,18 @@ export async function runIoBench(log: (l: string) => void = console.log, reps = 
     } catch {
       python = undefined;
     }
-    out.csvIn = { rows, mb, parseMBps: mb / (parse.median / 1000), coldParseMBps: mb / (parse.first / 1000), parseFeaturesWindowsMs: engineParse, pythonCsvModuleMBps: python };
-    log(`  CSV in, ${fmt(rows)} rows (${fmt(mb, 1)} MB): parse+validate ${fmt(mb / (parse.median / 1000), 1)} MB/s warm (median of ${reps}), ${fmt(mb / (parse.first / 1000), 1)} MB/s cold; ` +
-      `parse+features (engine, median of ${reps}) ${fmt(engineParse)} ms = ${fmt(mb / (engineParse / 1000), 1)} MB/s; Python csv.reader ${python ? `${fmt(python, 1)} MB/s (ratio ${fmt(mb / (parse.median / 1000) / python, 2)})` : 'n/a'}`);
+    out.csvIn = {
+      rows,
+      mb,
+      parseMBps: mb / (parse.median / 1000),
+      coldParseMBps: mb / (parse.first / 1000),
+      parseFeaturesWindowsMs: engineParse,
+      pythonCsvModuleMBps: python,
+    };
+    log(
+      `  CSV in, ${fmt(rows)} rows (${fmt(mb, 1)} MB): parse+validate ${fmt(mb / (parse.median / 1000), 1)} MB/s warm (median of ${reps}), ${fmt(mb / (parse.first / 1000), 1)} MB/s cold; ` +
+        `parse+features (engine, median of ${reps}) ${fmt(engineParse)} ms = ${fmt(mb / (engineParse / 1000), 1)} MB/s; Python csv.reader ${python ? `${fmt(python, 1)} MB/s (ratio ${fmt(mb / (parse.median / 1000) / python, 2)})` : 'n/a'}`,
+    );
 
     let outChars = 0;
     const write = await timed(async () => {
@@ -94,7 +110,9 @@ export async function runIoBench(log: (l: string) => void = console.log, reps = 
       for (const piece of predictionsCsvChunks(result.table)) outChars += piece.length;
     }, reps);
     out.csvOut = { mb: outChars / 1e6, MBps: outChars / 1e6 / (write.median / 1000), coldMBps: outChars / 1e6 / (write.first / 1000) };
-    log(`  CSV out: ${fmt(outChars / 1e6, 1)} MB at ${fmt(outChars / 1e6 / (write.median / 1000), 1)} MB/s warm, ${fmt(outChars / 1e6 / (write.first / 1000), 1)} MB/s cold`);
+    log(
+      `  CSV out: ${fmt(outChars / 1e6, 1)} MB at ${fmt(outChars / 1e6 / (write.median / 1000), 1)} MB/s warm, ${fmt(outChars / 1e6 / (write.first / 1000), 1)} MB/s cold`,
+    );
 
     const cache = path.join(dir, 'cache');
     const env = { ...process.env, MODEL_CACHE_DIR: cache, TFJS_BACKEND: 'wasm' };
@@ -113,7 +131,9 @@ export async function runIoBench(log: (l: string) => void = console.log, reps = 
       hr.push(b.rssMiB);
     }
     out.modelFiles = { modelMs: median(m), h5CachedMs: median(h), h5ColdMs: cold.wallMs, modelRssMiB: Math.max(...mr), h5RssMiB: Math.max(...hr, cold.rssMiB) };
-    log(`  predict --h5 (cached) ${fmt(median(h))} ms vs --model ${fmt(median(m))} ms: +${fmt(median(h) - median(m))} ms; first --h5 (converts) ${fmt(cold.wallMs)} ms; peak RSS --h5 ${fmt(Math.max(...hr, cold.rssMiB))} MiB, --model ${fmt(Math.max(...mr))} MiB`);
+    log(
+      `  predict --h5 (cached) ${fmt(median(h))} ms vs --model ${fmt(median(m))} ms: +${fmt(median(h) - median(m))} ms; first --h5 (converts) ${fmt(cold.wallMs)} ms; peak RSS --h5 ${fmt(Math.max(...hr, cold.rssMiB))} MiB, --model ${fmt(Math.max(...mr))} MiB`,
+    );
 
     // Peak RSS per row: a 1M-row input against the 35k-row one, both whole processes.
     const big = path.join(dir, 'big.csv');
@@ -122,7 +142,9 @@ export async function runIoBench(log: (l: string) => void = console.log, reps = 
     const large = await predictRun(['--input', big, '--model', modelDir], dir, env);
     const perRow = ((large.rssMiB - small.rssMiB) * 2 ** 20) / (bigRows - rows);
     out.memory = { rows: bigRows, rssMiB: large.rssMiB, baseRssMiB: small.rssMiB, bytesPerRow: perRow, wallMs: large.wallMs };
-    log(`  ${fmt(bigRows)} rows: peak RSS ${fmt(large.rssMiB)} MiB vs ${fmt(small.rssMiB)} MiB at ${fmt(rows)} rows = ${fmt(perRow)} bytes/row beyond the base (${fmt(large.wallMs)} ms)`);
+    log(
+      `  ${fmt(bigRows)} rows: peak RSS ${fmt(large.rssMiB)} MiB vs ${fmt(small.rssMiB)} MiB at ${fmt(rows)} rows = ${fmt(perRow)} bytes/row beyond the base (${fmt(large.wallMs)} ms)`,
+    );
     fs.rmSync(big);
 
     // The 100 MB line: time and RSS of a refusal.
@@ -136,7 +158,12 @@ export async function runIoBench(log: (l: string) => void = console.log, reps = 
       stderr = String((err as { stderr?: Buffer }).stderr ?? '');
     }
     const lineMs = performance.now() - t0;
-    const rss = execFileSync('bash', ['-c', `/usr/bin/time -f %M ${process.execPath} ${compiledPredict().join(' ')} --input ${line} --output ${dir}/x.csv --model ${modelDir} 2>&1 >/dev/null | tail -1`]).toString().trim();
+    const rss = execFileSync('bash', [
+      '-c',
+      `/usr/bin/time -f %M ${process.execPath} ${compiledPredict().join(' ')} --input ${line} --output ${dir}/x.csv --model ${modelDir} 2>&1 >/dev/null | tail -1`,
+    ])
+      .toString()
+      .trim();
     out.longLine = { wallMs: lineMs, peakRssMiB: Number(rss) / 1024, message: stderr.trim() };
     log(`  100 MB one-line file: refused in ${fmt(lineMs)} ms (whole process), peak RSS ${fmt(Number(rss) / 1024)} MiB: ${stderr.trim()}`);
   } finally {

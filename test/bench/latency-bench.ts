@@ -39,7 +39,13 @@ export async function runLatencyBench(uploads = 20, log: (l: string) => void = c
       const ms = performance.now() - t0;
       if (i < warmup) continue;
       latencies.push(ms);
-      const runId = String((await Promise.race(workers.map((w) => w.waitForLog((l) => l.event === 'run.succeeded' && l.key === key, 10_000).catch(() => new Promise<never>(() => {})))))?.runId);
+      const runId = String(
+        (
+          await Promise.race(
+            workers.map((w) => w.waitForLog((l) => l.event === 'run.succeeded' && l.key === key, 10_000).catch(() => new Promise<never>(() => {}))),
+          )
+        )?.runId,
+      );
       const m = await readJson<RunManifest>(fleet, runKey(runId, 'manifest'));
       workerMs.push(m.timings.totalMs);
     }
@@ -53,7 +59,9 @@ export async function runLatencyBench(uploads = 20, log: (l: string) => void = c
       workerMedianMs: median(workerMs),
     };
     log(`upload -> pred_url on the embedded stack, crypto_test.csv, ${r.workers} warm workers, ${uploads} uploads after ${warmup} warm-up:`);
-    log(`  median ${fmt(r.medianMs)} ms, p95 ${fmt(r.p95Ms)} ms (min ${fmt(r.minMs)}, max ${fmt(r.maxMs)}); worker's own run (manifest totalMs) median ${fmt(r.workerMedianMs, 1)} ms`);
+    log(
+      `  median ${fmt(r.medianMs)} ms, p95 ${fmt(r.p95Ms)} ms (min ${fmt(r.minMs)}, max ${fmt(r.maxMs)}); worker's own run (manifest totalMs) median ${fmt(r.workerMedianMs, 1)} ms`,
+    );
     return r;
   } finally {
     for (const w of workers) w.child.kill('SIGTERM');

@@ -17,7 +17,7 @@ interface Job {
 
 function filled(rows: number, cols: number, seed: number) {
   const v = new Float32Array(rows * cols);
-  for (let i = 0; i < v.length; i++) v[i] = (((i * 2654435761 + seed) >>> 0) / 2 ** 32) - 0.5;
+  for (let i = 0; i < v.length; i++) v[i] = ((i * 2654435761 + seed) >>> 0) / 2 ** 32 - 0.5;
   return tf.tensor2d(v, [rows, cols]);
 }
 

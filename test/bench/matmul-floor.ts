@@ -23,7 +23,8 @@ export function fastEngineProducts(model: KerasModel): { products: MatmulShape[]
   const products: MatmulShape[] = [];
   for (let dir = 0; dir < 2; dir++) {
     products.push({ k: w.inputDim, m: u }, { k: w.inputDim, m: u }); // step 0: z and the candidate
-    for (let t = 1; t < w.seqLen; t++) products.push({ k: w.inputDim, m: u }, { k: w.inputDim, m: u }, { k: w.inputDim, m: u }, { k: u, m: u }, { k: u, m: u }, { k: u, m: u });
+    for (let t = 1; t < w.seqLen; t++)
+      products.push({ k: w.inputDim, m: u }, { k: w.inputDim, m: u }, { k: w.inputDim, m: u }, { k: u, m: u }, { k: u, m: u }, { k: u, m: u });
   }
   products.push({ k: u, m: w.dense[0]!.units }, { k: u, m: w.dense[0]!.units });
   for (const d of w.dense.slice(1)) products.push({ k: d.inputs, m: d.units });
@@ -41,7 +42,10 @@ export interface FloorResult {
 }
 
 /** Runs the products of `windows` windows split over `threads` threads, each on its own `backend`; median wall of `reps`. */
-export async function runMatmulFloor(model: KerasModel, o: { backend: string; windows: number; threads: number; chunk?: number; reps?: number }): Promise<FloorResult> {
+export async function runMatmulFloor(
+  model: KerasModel,
+  o: { backend: string; windows: number; threads: number; chunk?: number; reps?: number },
+): Promise<FloorResult> {
   const { products, flopsPerWindow } = fastEngineProducts(model);
   const chunk = o.chunk ?? 2048;
   const reps = o.reps ?? 5;
@@ -49,20 +53,30 @@ export async function runMatmulFloor(model: KerasModel, o: { backend: string; wi
   const entry = path.join(path.dirname(here), `matmul-floor-thread${path.extname(here)}`);
   const per = Math.ceil(o.windows / o.threads);
   const runs = await Promise.all(
-    Array.from({ length: o.threads }, (_, i) =>
-      new Promise<number[]>((resolve, reject) => {
-        const worker = new Worker(entry);
-        worker.once('message', (ms: number[]) => {
-          resolve(ms);
-          void worker.terminate();
-        });
-        worker.once('error', reject);
-        worker.postMessage({ backend: o.backend, products, windows: Math.min(per, o.windows - i * per), chunk, reps });
-      }),
+    Array.from(
+      { length: o.threads },
+      (_, i) =>
+        new Promise<number[]>((resolve, reject) => {
+          const worker = new Worker(entry);
+          worker.once('message', (ms: number[]) => {
+            resolve(ms);
+            void worker.terminate();
+          });
+          worker.once('error', reject);
+          worker.postMessage({ backend: o.backend, products, windows: Math.min(per, o.windows - i * per), chunk, reps });
+        }),
     ),
   );
   // Threads run side by side: a repetition takes as long as its slowest thread.
   const walls = Array.from({ length: reps }, (_, r) => Math.max(...runs.map((ms) => ms[r]!)));
   const medianMs = median(walls);
-  return { threads: o.threads, windows: o.windows, chunk, medianMs, windowsPerSec: (o.windows / medianMs) * 1000, gflops: (o.windows * flopsPerWindow) / medianMs / 1e6, flopsPerWindow };
+  return {
+    threads: o.threads,
+    windows: o.windows,
+    chunk,
+    medianMs,
+    windowsPerSec: (o.windows / medianMs) * 1000,
+    gflops: (o.windows * flopsPerWindow) / medianMs / 1e6,
+    flopsPerWindow,
+  };
 }

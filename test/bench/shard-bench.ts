@@ -32,15 +32,22 @@ const peakRssMiB = (pid: number): number => {
 };
 
 async function timedRun(stack: TestStack, key: string, body: Buffer, workers: number, shardSymbols: number): Promise<ShardBenchResult['runs'][number]> {
-  const procs: WorkerProcess[] = Array.from({ length: workers }, (_, i) => spawnWorker(stack, `bench-${workers}-${i}`, { [WORKER_ENV.shardSymbols]: String(shardSymbols), [WORKER_ENV.logLevel]: 'info' }));
+  const procs: WorkerProcess[] = Array.from({ length: workers }, (_, i) =>
+    spawnWorker(stack, `bench-${workers}-${i}`, { [WORKER_ENV.shardSymbols]: String(shardSymbols), [WORKER_ENV.logLevel]: 'info' }),
+  );
   try {
     await Promise.all(procs.map((p) => p.waitForLog((l) => l.event === 'worker.ready', 300_000)));
     const t0 = performance.now();
     const etag = await upload(stack, key, body);
-    await eventually(async () => {
-      const s = await readJson<UploadStatus>(stack, uploadStatusKey(stack.stack.bucket, key, etag)).catch(() => undefined);
-      return s?.status === 'succeeded' ? s : undefined;
-    }, `the run of ${key}`, 1_800_000, 100);
+    await eventually(
+      async () => {
+        const s = await readJson<UploadStatus>(stack, uploadStatusKey(stack.stack.bucket, key, etag)).catch(() => undefined);
+        return s?.status === 'succeeded' ? s : undefined;
+      },
+      `the run of ${key}`,
+      1_800_000,
+      100,
+    );
     const wallMs = performance.now() - t0;
     const shards = procs.flatMap((p) => p.logs.filter((l) => l.event === 'shard.succeeded')).length;
     return { workers, wallMs, shards, peakRssMiB: Object.fromEntries(procs.map((p) => [p.id, peakRssMiB(p.child.pid!)])) };
@@ -61,12 +68,16 @@ export async function runShardBench(symbols = 10_000, days = 40, shardSymbols = 
     await loadHistoryFile(stack.objects, file);
     const extended = await extendScalersFromHistory(stack.objects, { pointerKey: MODEL_POINTER_KEY, minRows: 30, asOf: '2018-12-31' });
     await useModelVersion(stack.objects, MODEL_POINTER_KEY, extended.version!);
-    log(`${symbols.toLocaleString('en-US')} symbols x ${days} days (${(body.length / 1024 ** 2).toFixed(1)} MiB), SHARD_SYMBOLS=${shardSymbols}, ${os.cpus().length} cores:`);
+    log(
+      `${symbols.toLocaleString('en-US')} symbols x ${days} days (${(body.length / 1024 ** 2).toFixed(1)} MiB), SHARD_SYMBOLS=${shardSymbols}, ${os.cpus().length} cores:`,
+    );
     const runs = [];
     for (const workers of [1, 2]) {
       const r = await timedRun(stack, `incoming/bench-${workers}w.csv`, body, workers, shardSymbols);
       runs.push(r);
-      log(`  ${workers} worker${workers > 1 ? 's' : ''}: ${fmt(r.wallMs)} ms upload -> succeeded, ${r.shards} shards, peak RSS ${Object.values(r.peakRssMiB).join(' / ')} MiB`);
+      log(
+        `  ${workers} worker${workers > 1 ? 's' : ''}: ${fmt(r.wallMs)} ms upload -> succeeded, ${r.shards} shards, peak RSS ${Object.values(r.peakRssMiB).join(' / ')} MiB`,
+      );
     }
     const speedUp = runs[0]!.wallMs / runs[1]!.wallMs;
     log(`  speed-up 1 -> 2 workers: ${speedUp.toFixed(2)}x (${os.cpus().length} cores, shared with the embedded stack)`);

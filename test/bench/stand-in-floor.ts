@@ -41,7 +41,16 @@ async function client(endpoint: string, uploads: number): Promise<void> {
   }
   ms.sort((a, b) => a - b);
   const q = (p: number) => ms[Math.min(ms.length - 1, Math.ceil(p * ms.length) - 1)];
-  console.log(JSON.stringify({ uploads, bytes: body.length, medianMs: +q(0.5).toFixed(1), p95Ms: +q(0.95).toFixed(1), minMs: +ms[0].toFixed(1), maxMs: +ms[ms.length - 1].toFixed(1) }));
+  console.log(
+    JSON.stringify({
+      uploads,
+      bytes: body.length,
+      medianMs: +q(0.5).toFixed(1),
+      p95Ms: +q(0.95).toFixed(1),
+      minMs: +ms[0].toFixed(1),
+      maxMs: +ms[ms.length - 1].toFixed(1),
+    }),
+  );
 }
 
 async function main(): Promise<void> {

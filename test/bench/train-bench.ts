@@ -24,7 +24,12 @@ async function layersFitWindowsPerSecond(samples: { x: Float32Array; y: Float32A
   const layers = requireBundle<typeof tfl>('@tensorflow/tfjs-layers');
   // tfjs-layers' Orthogonal initializer calls a chained op the CommonJS core bundle does not register; the
   // initial values do not change the speed, so the recurrent kernels start as glorot_uniform here.
-  const config = JSON.parse(JSON.stringify(kerasModelConfig()).replace(/\{"class_name":"Orthogonal","config":\{"gain":1,"seed":null\}\}/g, '{"class_name":"VarianceScaling","config":{"scale":1,"mode":"fan_avg","distribution":"uniform","seed":null}}'));
+  const config = JSON.parse(
+    JSON.stringify(kerasModelConfig()).replace(
+      /\{"class_name":"Orthogonal","config":\{"gain":1,"seed":null\}\}/g,
+      '{"class_name":"VarianceScaling","config":{"scale":1,"mode":"fan_avg","distribution":"uniform","seed":null}}',
+    ),
+  );
   const model = (await layers.models.modelFromJSON(config as never)) as tfl.LayersModel;
   model.compile({ optimizer: tf.train.adam(KERAS_ADAM.learningRate, KERAS_ADAM.beta1, KERAS_ADAM.beta2, KERAS_ADAM.epsilon), loss: 'meanSquaredError' });
   const x = tf.tensor3d(samples.x, [samples.n, SEQ_LEN, N_FEATURES]);
@@ -45,13 +50,19 @@ async function layersFitWindowsPerSecond(samples: { x: Float32Array; y: Float32A
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { epochs: { type: 'string', default: '10' }, backend: { type: 'string', default: 'wasm' }, 'layers-epochs': { type: 'string', default: '1' }, json: { type: 'string' } },
+    options: {
+      epochs: { type: 'string', default: '10' },
+      backend: { type: 'string', default: 'wasm' },
+      'layers-epochs': { type: 'string', default: '1' },
+      json: { type: 'string' },
+    },
     strict: true,
   });
   const epochs = Number(values.epochs);
   const layersEpochs = Number(values['layers-epochs']);
   if (!Number.isSafeInteger(epochs) || epochs < 1) throw new Error(`--epochs must be a positive integer; got ${values.epochs}`);
-  if (!Number.isSafeInteger(layersEpochs) || layersEpochs < 0) throw new Error(`--layers-epochs must be a non-negative integer; got ${values['layers-epochs']}`);
+  if (!Number.isSafeInteger(layersEpochs) || layersEpochs < 0)
+    throw new Error(`--layers-epochs must be a non-negative integer; got ${values['layers-epochs']}`);
   if (!(BACKEND_ORDER as readonly string[]).includes(values.backend)) throw new Error(`--backend must be one of ${BACKEND_ORDER.join(', ')}`);
   const backend = await switchBackend(values.backend as BackendName);
   const histories = await loadHistories();
@@ -61,7 +72,10 @@ async function main(): Promise<void> {
   const trained = await trainModel(histories, {
     epochs,
     seed: 1,
-    onEpoch: (e) => console.log(`  ours, epoch ${e.epoch}: ${fmt(e.windowsPerSecond)} windows/s (${fmt(e.seconds, 2)} s), loss ${fmt(e.loss, 4)}, val_loss ${fmt(e.valLoss ?? Number.NaN, 4)}`),
+    onEpoch: (e) =>
+      console.log(
+        `  ours, epoch ${e.epoch}: ${fmt(e.windowsPerSecond)} windows/s (${fmt(e.seconds, 2)} s), loss ${fmt(e.loss, 4)}, val_loss ${fmt(e.valLoss ?? Number.NaN, 4)}`,
+      ),
   });
   const wall = (performance.now() - t0) / 1000;
   const perEpoch = trained.record.epochs.map((e) => e.windowsPerSecond);
@@ -69,7 +83,9 @@ async function main(): Promise<void> {
   // Skips the first epoch (warm-up) when there are others.
   const steady = perEpoch.length > 1 ? perEpoch.slice(1) : perEpoch;
   const tenEpochs = epochs === 10 ? wall : wall + (10 - epochs) * median(epochSeconds);
-  console.log(`ours: median ${fmt(median(steady))} windows/s per epoch over ${trained.record.data.trainWindows} windows; ${epochs} epoch(s) + validation + version files in ${fmt(wall, 1)} s`);
+  console.log(
+    `ours: median ${fmt(median(steady))} windows/s per epoch over ${trained.record.data.trainWindows} windows; ${epochs} epoch(s) + validation + version files in ${fmt(wall, 1)} s`,
+  );
   console.log(`ours: a 10-epoch run ${epochs === 10 ? 'measured' : 'extrapolated'} at ${fmt(tenEpochs, 1)} s`);
   for (const v of trained.record.validation) console.log(`  hold-out MAD ${v.symbol}: ${fmt(v.mad, 4)} (naive ${fmt(v.naive, 4)})`);
 
@@ -89,8 +105,15 @@ async function main(): Promise<void> {
     console.log(`ratio ours / tfjs-layers: ${fmt(median(steady) / median(layers), 2)}x`);
   }
   const summary = {
-    backend: backend.name, trainWindows: trained.record.data.trainWindows, epochs, windowsPerSecond: perEpoch, medianWindowsPerSecond: median(steady),
-    wallSeconds: wall, tenEpochSeconds: tenEpochs, tenEpochMeasured: epochs === 10, layersFitWindowsPerSecond: layers,
+    backend: backend.name,
+    trainWindows: trained.record.data.trainWindows,
+    epochs,
+    windowsPerSecond: perEpoch,
+    medianWindowsPerSecond: median(steady),
+    wallSeconds: wall,
+    tenEpochSeconds: tenEpochs,
+    tenEpochMeasured: epochs === 10,
+    layersFitWindowsPerSecond: layers,
   };
   console.log(JSON.stringify(summary));
   if (values.json) fs.writeFileSync(values.json, `${JSON.stringify(summary, null, 2)}\n`);

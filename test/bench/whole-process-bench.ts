@@ -41,7 +41,10 @@ export interface WholeProcessResult {
 }
 
 const medianStages = (runs: Record<string, number>[]) => Object.fromEntries(Object.keys(runs[0]).map((k) => [k, median(runs.map((r) => r[k]))]));
-const stagesLine = (stages: Record<string, number>) => Object.entries(stages).map(([k, v]) => `${k} ${fmt(v)}`).join(', ');
+const stagesLine = (stages: Record<string, number>) =>
+  Object.entries(stages)
+    .map(([k, v]) => `${k} ${fmt(v)}`)
+    .join(', ');
 
 /**
  * Compiles `predict` (and what it imports, and the inference thread) into dist/ with the image's compiler settings;
@@ -74,9 +77,24 @@ export function compiledPredict(): Runner {
   return (compiledRunner ??= [compilePredict()]);
 }
 
-async function timedPredict(runner: Runner, input: string, modelDir: string, out: string): Promise<{ wallMs: number; stagesMs: Record<string, number>; peakRssMiB: number }> {
+async function timedPredict(
+  runner: Runner,
+  input: string,
+  modelDir: string,
+  out: string,
+): Promise<{ wallMs: number; stagesMs: Record<string, number>; peakRssMiB: number }> {
   const summary = path.join(out, 'summary.json');
-  const { wallMs } = await runChild(process.execPath, [...runner, '--input', input, '--output', path.join(out, 'preds.csv'), '--model', modelDir, '--summary', summary]);
+  const { wallMs } = await runChild(process.execPath, [
+    ...runner,
+    '--input',
+    input,
+    '--output',
+    path.join(out, 'preds.csv'),
+    '--model',
+    modelDir,
+    '--summary',
+    summary,
+  ]);
   const s = JSON.parse(fs.readFileSync(summary, 'utf8'));
   return { wallMs, stagesMs: s.timingsMs, peakRssMiB: s.peakRssMiB };
 }
@@ -107,7 +125,15 @@ export async function runWholeProcessBench(reps = 5, log: (l: string) => void = 
     const tsxRuns: number[] = [];
     const numpyRuns: Awaited<ReturnType<typeof runNumpyPipeline>>[] = [];
     const numpy = () =>
-      'python' in py ? runNumpyPipeline({ python: py.python, input: inputs.input, scalersJson: inputs.scalersJson, weightsJson: inputs.weightsJson, output: path.join(dir, 'np.csv') }) : undefined;
+      'python' in py
+        ? runNumpyPipeline({
+            python: py.python,
+            input: inputs.input,
+            scalersJson: inputs.scalersJson,
+            weightsJson: inputs.weightsJson,
+            output: path.join(dir, 'np.csv'),
+          })
+        : undefined;
     await timedPredict(compiled, inputs.input, modelDir, dir);
     await numpy();
     for (let i = 0; i < reps; i++) {
@@ -120,19 +146,34 @@ export async function runWholeProcessBench(reps = 5, log: (l: string) => void = 
     const predictStagesMs = medianStages(predictRuns.map((r) => r.stagesMs));
     const predictInProcessMs = median(predictRuns.map((r) => inProcess(r.stagesMs)));
     const versusNumpy: WholeProcessResult['versusNumpy'] = {
-      file: '20-symbol full history', rows: inputs.rows, reps, predictMedianMs: p, predictTsxMedianMs: median(tsxRuns), predictStagesMs, predictInProcessMs,
+      file: '20-symbol full history',
+      rows: inputs.rows,
+      reps,
+      predictMedianMs: p,
+      predictTsxMedianMs: median(tsxRuns),
+      predictStagesMs,
+      predictInProcessMs,
     };
-    log(`  20-symbol full history (${fmt(inputs.rows)} rows): predict ${fmt(p)} ms compiled, ${fmt(versusNumpy.predictTsxMedianMs)} ms under tsx; in-process (parse .. write) ${fmt(predictInProcessMs)} ms`);
+    log(
+      `  20-symbol full history (${fmt(inputs.rows)} rows): predict ${fmt(p)} ms compiled, ${fmt(versusNumpy.predictTsxMedianMs)} ms under tsx; in-process (parse .. write) ${fmt(predictInProcessMs)} ms`,
+    );
     log(`    in-process stages (median ms): ${stagesLine(predictStagesMs)}`);
     if (numpyRuns.length) {
       const n = median(numpyRuns.map((r) => r.wallMs));
       const numpyStagesMs = medianStages(numpyRuns.map((r) => Object.fromEntries(Object.entries(r.report.seconds).map(([k, v]) => [k, v * 1000]))));
       const numpyInProcessMs = median(numpyRuns.map((r) => (r.report.seconds.total! - r.report.seconds.load!) * 1000));
       Object.assign(versusNumpy, {
-        numpyMedianMs: n, numpyStagesMs, numpyInProcessMs, numpy: numpyRuns[0]!.report.numpy, blas: numpyRuns[0]!.report.blas,
-        wholeRatio: p / n, inProcessRatio: predictInProcessMs / numpyInProcessMs,
+        numpyMedianMs: n,
+        numpyStagesMs,
+        numpyInProcessMs,
+        numpy: numpyRuns[0]!.report.numpy,
+        blas: numpyRuns[0]!.report.blas,
+        wholeRatio: p / n,
+        inProcessRatio: predictInProcessMs / numpyInProcessMs,
       });
-      log(`    numpy pipeline ${fmt(n)} ms whole, ${fmt(numpyInProcessMs)} ms in-process (NumPy ${versusNumpy.numpy}, BLAS ${versusNumpy.blas}; OPENBLAS_CORETYPE/L2_SIZE unset)`);
+      log(
+        `    numpy pipeline ${fmt(n)} ms whole, ${fmt(numpyInProcessMs)} ms in-process (NumPy ${versusNumpy.numpy}, BLAS ${versusNumpy.blas}; OPENBLAS_CORETYPE/L2_SIZE unset)`,
+      );
       log(`    predict/numpy: whole ${fmt(p / n, 2)} (target <= 0.4), in-process ${fmt(versusNumpy.inProcessRatio!, 2)} (target <= 0.2)`);
       log(`    numpy's own stages (median ms): ${stagesLine(numpyStagesMs)}`);
     } else {

@@ -13,13 +13,24 @@ describe('the worker image (tsconfig.build.json, Dockerfile, .dockerignore)', ()
   before(async function () {
     this.timeout(120_000);
     out = fs.mkdtempSync(path.join(os.tmpdir(), 'image-build-'));
-    await promisify(execFile)(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(repoRoot, 'tsconfig.build.json'), '--outDir', out], { cwd: repoRoot });
+    await promisify(execFile)(
+      process.execPath,
+      [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(repoRoot, 'tsconfig.build.json'), '--outDir', out],
+      { cwd: repoRoot },
+    );
     emitted = (fs.readdirSync(out, { recursive: true }) as string[]).filter((f) => f.endsWith('.js')).map((f) => f.split(path.sep).join('/'));
   });
   after(() => fs.rmSync(out, { recursive: true, force: true }));
 
   it('compiles the worker entry and the runtime, engine and shared code it imports', () => {
-    expect(emitted).to.include.members(['worker/commands/worker.js', 'worker/runtime/run.js', 'worker/runtime/consumer.js', 'model/engine.js', 'model/inference-thread.js', 'shared/layout.js']);
+    expect(emitted).to.include.members([
+      'worker/commands/worker.js',
+      'worker/runtime/run.js',
+      'worker/runtime/consumer.js',
+      'model/engine.js',
+      'model/inference-thread.js',
+      'shared/layout.js',
+    ]);
   });
 
   it('emits nothing of the local stack, operator commands, flag parsing, infra or tests', () => {
@@ -34,11 +45,25 @@ describe('the worker image (tsconfig.build.json, Dockerfile, .dockerignore)', ()
   });
 
   it('sends only those sources to the Docker build', () => {
-    const ignored = fs.readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+    const ignored = fs
+      .readFileSync(path.join(repoRoot, '.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l && !l.startsWith('#'));
     expect(ignored).to.include.members(['test', 'infra', 'worker/local', 'worker/ops', 'worker/cli', 'node_modules', '.local']);
     const dockerfile = fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8');
     const copied = [...dockerfile.matchAll(/^COPY (?!--from)(\S+)/gm)].map((m) => m[1]);
-    expect(copied).to.deep.equal(['package.json', 'tsconfig.json', 'shared', 'model', 'worker/runtime', 'worker/tasks', 'worker/commands', 'package.json', 'package.json']);
+    expect(copied).to.deep.equal([
+      'package.json',
+      'tsconfig.json',
+      'shared',
+      'model',
+      'worker/runtime',
+      'worker/tasks',
+      'worker/commands',
+      'package.json',
+      'package.json',
+    ]);
     expect(dockerfile).to.match(/npx tsc -p tsconfig\.build\.json/);
     expect(dockerfile).to.match(/^FROM \$\{NODE_IMAGE\}/m);
     expect(dockerfile).to.match(/^ARG NODE_IMAGE=node:24-bookworm-slim$/m);

@@ -52,7 +52,10 @@ describe('console in headless Chromium: upload, runs, run chart, DLQ redrive', f
       api: { s3: apiS3, config: { bucket: fleet.stack.bucket, maxBodyBytes: API_DEFAULTS.maxBodyBytes, presignSeconds: 300 } },
       console: { s3: opS3, sqs: opSqs, queueUrl: fleet.stack.queueUrl, dlqUrl: fleet.stack.dlqUrl, dlqWaitSeconds: 0, target: 'local' },
     });
-    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
     page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
     page.on('pageerror', (err) => console.error(`      page error: ${err.message}`));
   });

@@ -11,7 +11,11 @@ export interface CommandResult {
 }
 
 /** Runs a command's `main` in this process, capturing what it prints (the exit code is main's return value). */
-export async function runInProcess(main: (argv: string[], io: CommandIo) => Promise<number>, argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<CommandResult> {
+export async function runInProcess(
+  main: (argv: string[], io: CommandIo) => Promise<number>,
+  argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<CommandResult> {
   let stdout = '';
   let stderr = '';
   const code = await main(argv, { out: (l) => (stdout += `${l}\n`), err: (l) => (stderr += `${l}\n`), env });
@@ -21,7 +25,11 @@ export async function runInProcess(main: (argv: string[], io: CommandIo) => Prom
 /** Runs an entry file as its own process, as npm runs it (`node --import tsx <file>`). */
 export async function runSpawned(entry: string, argv: string[], env: NodeJS.ProcessEnv = process.env, timeoutMs = 120_000): Promise<CommandResult> {
   try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(repoRoot, entry), ...argv], { cwd: repoRoot, env, timeout: timeoutMs });
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, ['--import', 'tsx', path.join(repoRoot, entry), ...argv], {
+      cwd: repoRoot,
+      env,
+      timeout: timeoutMs,
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };

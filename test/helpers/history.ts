@@ -5,7 +5,28 @@ import { sharedDir } from './paths.js';
 
 /** Big inputs made from the public histories, for the worker tests and the benches. */
 
-export const SCALER_SYMBOLS = ['ANC', 'BITS', 'BTB', 'BTC', 'BTM', 'CBX', 'DGC', 'FAIR', 'FTC', 'GLD', 'IXC', 'LTC', 'NMC', 'NVC', 'PPC', 'PXC', 'TRC', 'WDC', 'XPM', 'XRP'] as const;
+export const SCALER_SYMBOLS = [
+  'ANC',
+  'BITS',
+  'BTB',
+  'BTC',
+  'BTM',
+  'CBX',
+  'DGC',
+  'FAIR',
+  'FTC',
+  'GLD',
+  'IXC',
+  'LTC',
+  'NMC',
+  'NVC',
+  'PPC',
+  'PXC',
+  'TRC',
+  'WDC',
+  'XPM',
+  'XRP',
+] as const;
 
 /**
  * Writes the 20-symbol full-history file: the three histories of `crypto_markets_btc_ltc_xrp.csv`, each
@@ -34,7 +55,9 @@ export async function writeTwentySymbolFile(dest: string, source = path.join(sha
     for (const r of histories.get(from)!) out.push(r.map((v, i) => (i === col ? symbol : v)));
   }
   await new Promise<void>((resolve, reject) => {
-    writeToPath(dest, out).on('error', reject).on('finish', () => resolve());
+    writeToPath(dest, out)
+      .on('error', reject)
+      .on('finish', () => resolve());
   });
   return out.length - 1;
 }

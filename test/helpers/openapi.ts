@@ -23,7 +23,11 @@ export interface CheckedResponse {
 }
 
 /** Fetches, then validates; throws naming the first mismatch. */
-export async function checkedFetch(url: string, init: RequestInit | undefined, operation: { method: string; path: string }): Promise<CheckedResponse & { headers: Headers }> {
+export async function checkedFetch(
+  url: string,
+  init: RequestInit | undefined,
+  operation: { method: string; path: string },
+): Promise<CheckedResponse & { headers: Headers }> {
   const res = await fetch(url, init);
   const contentType = (res.headers.get('content-type') ?? '').split(';')[0]!.trim();
   const text = await res.text();
@@ -37,14 +41,23 @@ export function validateResponse(method: string, pathTemplate: string, r: Checke
   if (!op) throw new Error(`docs/openapi.yaml has no operation ${method} ${pathTemplate}`);
   let response = op.responses?.[String(r.status)];
   let base = pointer('paths', pathTemplate, method.toLowerCase(), 'responses', String(r.status));
-  if (!response) throw new Error(`${method} ${pathTemplate} answered ${r.status}, which docs/openapi.yaml does not document (documented: ${Object.keys(op.responses).join(', ')})`);
+  if (!response)
+    throw new Error(
+      `${method} ${pathTemplate} answered ${r.status}, which docs/openapi.yaml does not document (documented: ${Object.keys(op.responses).join(', ')})`,
+    );
   if (response.$ref) {
     const name = String(response.$ref).split('/').pop()!;
     response = doc.components.responses[name];
     base = pointer('components', 'responses', name);
   }
-  if (!response.content?.[r.contentType]) throw new Error(`${method} ${pathTemplate} ${r.status} answered ${r.contentType || 'no content type'}; documented: ${Object.keys(response.content ?? {}).join(', ')}`);
+  if (!response.content?.[r.contentType])
+    throw new Error(
+      `${method} ${pathTemplate} ${r.status} answered ${r.contentType || 'no content type'}; documented: ${Object.keys(response.content ?? {}).join(', ')}`,
+    );
   const validate = ajv.getSchema(`${DOC_ID}#/${base}/content/${pointer(r.contentType)}/schema`);
   if (!validate) throw new Error(`no schema for ${method} ${pathTemplate} ${r.status} ${r.contentType}`);
-  if (!validate(r.body)) throw new Error(`${method} ${pathTemplate} ${r.status}: the body does not match docs/openapi.yaml: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(r.body).slice(0, 500)}`);
+  if (!validate(r.body))
+    throw new Error(
+      `${method} ${pathTemplate} ${r.status}: the body does not match docs/openapi.yaml: ${ajv.errorsText(validate.errors)}\n${JSON.stringify(r.body).slice(0, 500)}`,
+    );
 }

@@ -34,5 +34,13 @@ export function predictionsCsv(rows: readonly PredictionRow[]): Promise<string> 
 }
 
 export function forecastCsv(rows: readonly ForecastRow[]): Promise<string> {
-  return csvText(FORECAST_COLUMNS, rows, (r) => [safeText(r.symbol), safeText(r.lastDate), safeText(r.date), r.lastOpen, r.vOpenScaled, r.vOpen, r.forecastOpen]);
+  return csvText(FORECAST_COLUMNS, rows, (r) => [
+    safeText(r.symbol),
+    safeText(r.lastDate),
+    safeText(r.date),
+    r.lastOpen,
+    r.vOpenScaled,
+    r.vOpen,
+    r.forecastOpen,
+  ]);
 }

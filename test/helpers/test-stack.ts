@@ -30,7 +30,13 @@ export interface TestStack {
 /** The embedded stack on a free port and a fresh folder, with the team's model published as current. */
 export async function startTestStack(opts: { visibilityTimeoutSeconds?: number; maxReceiveCount?: number } = {}): Promise<TestStack> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'fleet-'));
-  const stack = await startLocalStack({ port: 0, dataDir, fresh: true, visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds ?? 4, maxReceiveCount: opts.maxReceiveCount ?? 3 });
+  const stack = await startLocalStack({
+    port: 0,
+    dataDir,
+    fresh: true,
+    visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds ?? 4,
+    maxReceiveCount: opts.maxReceiveCount ?? 3,
+  });
   const s3 = makeS3Client(stack.clients);
   const sqs = makeSqsClient(stack.clients);
   const objects = new BucketObjects(s3, stack.bucket);
@@ -112,7 +118,9 @@ export function spawnWorker(fleet: TestStack, id: string, overrides: Record<stri
     }
   });
   child.stderr!.on('data', (chunk: Buffer) => logs.push({ event: 'stderr', text: chunk.toString('utf8').slice(0, 300) }));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('exit', (code, signal) => resolve({ code, signal })),
+  );
   return {
     child,
     id,
@@ -122,7 +130,10 @@ export function spawnWorker(fleet: TestStack, id: string, overrides: Record<stri
       const found = logs.find(predicate);
       if (found) return Promise.resolve(found);
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`worker ${id}: no matching log line in ${timeoutMs} ms; last: ${JSON.stringify(logs.slice(-5))}`)), timeoutMs);
+        const timer = setTimeout(
+          () => reject(new Error(`worker ${id}: no matching log line in ${timeoutMs} ms; last: ${JSON.stringify(logs.slice(-5))}`)),
+          timeoutMs,
+        );
         waiters.push({ predicate, resolve: (l) => (clearTimeout(timer), resolve(l)) });
       });
     },
@@ -171,14 +182,23 @@ export async function runsWith(fleet: TestStack, name: string): Promise<string[]
 }
 
 export async function queueCounts(fleet: TestStack, queueUrl: string): Promise<{ visible: number; inFlight: number }> {
-  const r = await fleet.sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+  const r = await fleet.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+  );
   return { visible: Number(r.Attributes?.ApproximateNumberOfMessages ?? 0), inFlight: Number(r.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0) };
 }
 
 /** Reads DLQ messages without keeping them (visibility 0; local-aws-sqs may then return one message several times). */
 export async function peekDlq(fleet: TestStack): Promise<Message[]> {
   const r = await fleet.sqs.send(
-    new ReceiveMessageCommand({ QueueUrl: fleet.stack.dlqUrl, MaxNumberOfMessages: 10, VisibilityTimeout: 0, MessageAttributeNames: ['All'], MessageSystemAttributeNames: ['ApproximateReceiveCount'], WaitTimeSeconds: 0 }),
+    new ReceiveMessageCommand({
+      QueueUrl: fleet.stack.dlqUrl,
+      MaxNumberOfMessages: 10,
+      VisibilityTimeout: 0,
+      MessageAttributeNames: ['All'],
+      MessageSystemAttributeNames: ['ApproximateReceiveCount'],
+      WaitTimeSeconds: 0,
+    }),
   );
   return [...new Map((r.Messages ?? []).map((m) => [m.MessageId, m])).values()];
 }

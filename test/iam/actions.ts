@@ -117,10 +117,7 @@ function readObject(r: RecordedRequest, t: Target): Requirement[] {
  */
 function headObject(r: RecordedRequest, t: Target): Requirement[] {
   const bucket = renamedBucket(need(r, 'bucket'), t);
-  return [
-    ...readObject(r, t),
-    { action: 's3:ListBucket', resource: bucketArn(bucket), context: {}, why: 'so that a missing key answers 404, not 403' },
-  ];
+  return [...readObject(r, t), { action: 's3:ListBucket', resource: bucketArn(bucket), context: {}, why: 'so that a missing key answers 404, not 403' }];
 }
 
 /** Condition keys of a write: If-None-Match / If-Match (conditional writes) and the SSE header. */
@@ -176,7 +173,7 @@ export function parseCopySource(source: string): { bucket: string; key: string; 
   const [path, query] = source.replace(/^\//, '').split('?', 2) as [string, string | undefined];
   const slash = path.indexOf('/');
   if (slash <= 0 || slash === path.length - 1) throw new ActionMappingError(`CopySource ${JSON.stringify(source)}: expected <bucket>/<key>`);
-  const versionId = query ? new URLSearchParams(query).get('versionId') ?? undefined : undefined;
+  const versionId = query ? (new URLSearchParams(query).get('versionId') ?? undefined) : undefined;
   return { bucket: path.slice(0, slash), key: decodeURIComponent(path.slice(slash + 1)), ...(versionId ? { versionId } : {}) };
 }
 
@@ -232,7 +229,10 @@ function runTask(r: RecordedRequest, t: Target): Requirement[] {
   const given = need(r, 'taskDefinition');
   const family = given.startsWith('arn:') ? given.slice(given.indexOf(':task-definition/') + ':task-definition/'.length).split(':')[0]! : given.split(':')[0]!;
   const declared = t.taskDefinitions?.[family];
-  if (!declared) throw new ActionMappingError(`${where(r)}: task definition family '${family}' is not in target.taskDefinitions (its revision ARN and the roles RunTask passes)`);
+  if (!declared)
+    throw new ActionMappingError(
+      `${where(r)}: task definition family '${family}' is not in target.taskDefinitions (its revision ARN and the roles RunTask passes)`,
+    );
   const revisionArn = given.startsWith('arn:') ? given : given.includes(':') ? `arn:aws:ecs:${t.region}:${t.accountId}:task-definition/${given}` : declared.arn;
   const roles = [...new Set([...declared.roles, ...(r.params.overrideRoleArns ?? [])])];
   return [
@@ -253,26 +253,41 @@ function getCallerIdentity(): Requirement[] {
   return [{ action: 'sts:GetCallerIdentity', resource: '*', context: {}, why: 'needs no permission' }];
 }
 
-const scheduleArn = (r: RecordedRequest, t: Target) => `arn:aws:scheduler:${t.region}:${t.accountId}:schedule/${r.params.groupName ?? 'default'}/${need(r, 'scheduleName')}`;
+const scheduleArn = (r: RecordedRequest, t: Target) =>
+  `arn:aws:scheduler:${t.region}:${t.accountId}:schedule/${r.params.groupName ?? 'default'}/${need(r, 'scheduleName')}`;
 
 /** Creating or updating a schedule also passes its target's role to the scheduler. */
-const writeSchedule = (action: string) => (r: RecordedRequest, t: Target): Requirement[] => [
-  { action, resource: scheduleArn(r, t), context: {} },
-  passRole(need(r, 'targetRoleArn'), 'scheduler.amazonaws.com', "the schedule's target role"),
-];
-const onSchedule = (action: string) => (r: RecordedRequest, t: Target): Requirement[] => [{ action, resource: scheduleArn(r, t), context: {} }];
+const writeSchedule =
+  (action: string) =>
+  (r: RecordedRequest, t: Target): Requirement[] => [
+    { action, resource: scheduleArn(r, t), context: {} },
+    passRole(need(r, 'targetRoleArn'), 'scheduler.amazonaws.com', "the schedule's target role"),
+  ];
+const onSchedule =
+  (action: string) =>
+  (r: RecordedRequest, t: Target): Requirement[] => [{ action, resource: scheduleArn(r, t), context: {} }];
 
 /** FunctionName: a name, a full ARN, or `<account>:function:<name>`; the qualifier (version or alias) is part of the resource. */
 function invokeFunction(r: RecordedRequest, t: Target): Requirement[] {
   const given = need(r, 'functionName');
-  const base = given.startsWith('arn:') ? given : given.includes(':function:') ? `arn:aws:lambda:${t.region}:${given}` : `arn:aws:lambda:${t.region}:${t.accountId}:function:${given}`;
+  const base = given.startsWith('arn:')
+    ? given
+    : given.includes(':function:')
+      ? `arn:aws:lambda:${t.region}:${given}`
+      : `arn:aws:lambda:${t.region}:${t.accountId}:function:${given}`;
   return [{ action: 'lambda:InvokeFunction', resource: r.params.qualifier ? `${base}:${r.params.qualifier}` : base, context: {} }];
 }
 
 /** An IAM-authorized API Gateway call: `arn:aws:execute-api:<region>:<account>:<api>/<stage>/<METHOD>/<path>`. */
 function executeApi(r: RecordedRequest, t: Target): Requirement[] {
   const path = need(r, 'path').replace(/^\//, '');
-  return [{ action: 'execute-api:Invoke', resource: `arn:aws:execute-api:${t.region}:${t.accountId}:${need(r, 'apiId')}/${need(r, 'stage')}/${need(r, 'method').toUpperCase()}/${path}`, context: {} }];
+  return [
+    {
+      action: 'execute-api:Invoke',
+      resource: `arn:aws:execute-api:${t.region}:${t.accountId}:${need(r, 'apiId')}/${need(r, 'stage')}/${need(r, 'method').toUpperCase()}/${path}`,
+      context: {},
+    },
+  ];
 }
 
 type Mapper = (r: RecordedRequest, t: Target) => Requirement[];
@@ -285,7 +300,9 @@ export const OPERATIONS: Readonly<Record<string, Mapper>> = {
   's3:CreateMultipartUpload': putObject(false),
   's3:UploadPart': putObject(false),
   's3:CompleteMultipartUpload': putObject(true),
-  's3:AbortMultipartUpload': (r, t) => [{ action: 's3:AbortMultipartUpload', resource: objectArn(renamedBucket(need(r, 'bucket'), t), need(r, 'key')), context: {} }],
+  's3:AbortMultipartUpload': (r, t) => [
+    { action: 's3:AbortMultipartUpload', resource: objectArn(renamedBucket(need(r, 'bucket'), t), need(r, 'key')), context: {} },
+  ],
   's3:CopyObject': copyObject,
   's3:DeleteObject': deleteObject,
   's3:DeleteObjects': deleteObjects,

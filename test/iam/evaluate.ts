@@ -79,7 +79,8 @@ function policyTargetOf(resource: string): string {
 
 function describeRequest(r: RecordedRequest): string {
   const p = r.params;
-  if (r.service === 's3' && p.bucket) return `s3://${p.bucket}/${p.key ?? (p.prefix !== undefined ? `${p.prefix}*` : '')}${p.versionId ? `?versionId=${p.versionId}` : ''}`;
+  if (r.service === 's3' && p.bucket)
+    return `s3://${p.bucket}/${p.key ?? (p.prefix !== undefined ? `${p.prefix}*` : '')}${p.versionId ? `?versionId=${p.versionId}` : ''}`;
   if (p.queueUrl) return p.queueUrl;
   return JSON.stringify(p);
 }
@@ -104,7 +105,9 @@ function denialText(d: RequestDenial, resourceName: string): string {
  * a condition on a key the request does not carry does not match).
  */
 export async function evaluateRequests(requests: readonly RecordedRequest[], declared: Declared, options: EvaluateOptions = {}): Promise<Decision[]> {
-  const principals = new Map(declared.principals.map((p) => [p.label, { ...p, docs: p.policies.map((x) => ({ name: x.name, policy: parsePolicy(x, 'identity policy') })) }]));
+  const principals = new Map(
+    declared.principals.map((p) => [p.label, { ...p, docs: p.policies.map((x) => ({ name: x.name, policy: parsePolicy(x, 'identity policy') })) }]),
+  );
   const resourcePolicies = new Map(declared.resourcePolicies.map((p) => [p.resourceArn, { name: p.name, policy: parsePolicy(p, 'resource policy') }]));
   const secure = String(options.secureTransport ?? true);
   const decisions: Decision[] = [];
@@ -112,11 +115,16 @@ export async function evaluateRequests(requests: readonly RecordedRequest[], dec
   for (const request of requests) {
     const principal = principals.get(request.principal);
     if (!principal) {
-      throw new EvaluationError(`request ${request.service}:${request.operation} by '${request.principal}': no such principal declared (declared: ${[...principals.keys()].join(', ') || 'none'})`);
+      throw new EvaluationError(
+        `request ${request.service}:${request.operation} by '${request.principal}': no such principal declared (declared: ${[...principals.keys()].join(', ') || 'none'})`,
+      );
     }
     for (const requirement of requirementsFor(request, declared.target)) {
       const resourcePolicy = resourcePolicies.get(policyTargetOf(requirement.resource));
-      const resourceAccount = requirement.resource === '*' || requirement.resource.startsWith('arn:aws:s3:::') ? declared.target.accountId : accountOfArn(requirement.resource) ?? declared.target.accountId;
+      const resourceAccount =
+        requirement.resource === '*' || requirement.resource.startsWith('arn:aws:s3:::')
+          ? declared.target.accountId
+          : (accountOfArn(requirement.resource) ?? declared.target.accountId);
       const simulation: Simulation = {
         request: {
           principal: principal.arn,
@@ -140,10 +148,12 @@ export async function evaluateRequests(requests: readonly RecordedRequest[], dec
       const results = response.resultType === 'single' ? [response.result] : response.results;
       // An implicitly denied wildcard pattern returns no simulation at all: nothing allows '*'.
       const decisive = results.find((x) => x.analysis.result === response.overallResult);
-      if (!decisive && response.overallResult !== 'ImplicitlyDenied') throw new EvaluationError(`${what}: iam-simulate returned no simulation for ${response.overallResult}`);
+      if (!decisive && response.overallResult !== 'ImplicitlyDenied')
+        throw new EvaluationError(`${what}: iam-simulate returned no simulation for ${response.overallResult}`);
       const ignoredContextKeys = [...new Set(results.flatMap((x) => x.ignoredContextKeys ?? []))];
       // A key the action does not know is dropped by iam-simulate, which would silently weaken a Condition.
-      if (ignoredContextKeys.length) throw new EvaluationError(`${what}: iam-simulate ignored context keys ${ignoredContextKeys.join(', ')}: not condition keys of ${requirement.action}`);
+      if (ignoredContextKeys.length)
+        throw new EvaluationError(`${what}: iam-simulate ignored context keys ${ignoredContextKeys.join(', ')}: not condition keys of ${requirement.action}`);
 
       const result = response.overallResult;
       const resourceName = resourcePolicy ? `resource policy '${resourcePolicy.name}'` : 'no resource policy';
@@ -152,7 +162,10 @@ export async function evaluateRequests(requests: readonly RecordedRequest[], dec
         const grants = getGrantReasons(decisive!.analysis).map((g) => grantText(g, resourceName));
         reason = grants.length ? `allowed by ${grants.join(' and ')}` : `allowed without a grant (${requirement.why ?? 'the service needs none'})`;
       } else if (result === 'ExplicitlyDenied') {
-        reason = getDenialReasons(decisive!.analysis).filter((d) => d.denialType === 'Explicit').map((d) => denialText(d, resourceName)).join('; ');
+        reason = getDenialReasons(decisive!.analysis)
+          .filter((d) => d.denialType === 'Explicit')
+          .map((d) => denialText(d, resourceName))
+          .join('; ');
       } else {
         const identity = principal.policies.map((p) => `'${p.name}'`).join(', ') || 'none';
         reason = `no statement allows it (identity policies: ${identity}; ${resourceName})`;

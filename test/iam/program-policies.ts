@@ -73,7 +73,10 @@ export function programPolicies(resources: readonly RecordedResource[]): Program
   for (const rp of of(TYPE.rolePolicy)) roleFor(rp).policies.push({ name: rp.name, json: policyString(rp, 'policy') });
   for (const a of of(TYPE.attachment)) {
     const policy = managedByArn.get(String(a.inputs.policyArn));
-    if (!policy) throw new ProgramPolicyError(`${a.type} ${a.name}: policy ${a.inputs.policyArn} is not declared by the program (an AWS-managed policy?): its document cannot be evaluated`);
+    if (!policy)
+      throw new ProgramPolicyError(
+        `${a.type} ${a.name}: policy ${a.inputs.policyArn} is not declared by the program (an AWS-managed policy?): its document cannot be evaluated`,
+      );
     roleFor(a).policies.push(policy);
   }
 
@@ -96,7 +99,8 @@ export function programPolicies(resources: readonly RecordedResource[]): Program
 /** The principal that runs as the program's role whose logical name ends with `ending` (exactly one). */
 export function rolePrincipal(policies: ProgramPolicies, label: string, ending: string): DeclaredPrincipal {
   const found = [...policies.roles.entries()].filter(([name]) => name.endsWith(ending));
-  if (found.length !== 1) throw new ProgramPolicyError(`principal '${label}': ${found.length} roles named *${ending} (roles: ${[...policies.roles.keys()].join(', ')})`);
+  if (found.length !== 1)
+    throw new ProgramPolicyError(`principal '${label}': ${found.length} roles named *${ending} (roles: ${[...policies.roles.keys()].join(', ')})`);
   const [, role] = found[0]!;
   return { label, arn: role.arn, policies: role.policies };
 }
@@ -104,6 +108,7 @@ export function rolePrincipal(policies: ProgramPolicies, label: string, ending: 
 /** A principal outside the program (the team's own identity) holding one of its managed policies. */
 export function managedPolicyPrincipal(policies: ProgramPolicies, label: string, policyName: string, arn: string): DeclaredPrincipal {
   const managed = policies.managedPolicies.get(policyName);
-  if (!managed) throw new ProgramPolicyError(`principal '${label}': no managed policy '${policyName}' (policies: ${[...policies.managedPolicies.keys()].join(', ')})`);
+  if (!managed)
+    throw new ProgramPolicyError(`principal '${label}': no managed policy '${policyName}' (policies: ${[...policies.managedPolicies.keys()].join(', ')})`);
   return { label, arn, policies: [managed.policy] };
 }

@@ -60,10 +60,15 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
       },
       // RunTask by family: the scheduled tasks' definitions and the roles they pass.
       taskDefinitions: Object.fromEntries(
-        ofType(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').map((d) => [String(d.inputs.family), { arn: String(d.state.arn), roles: [String(d.inputs.taskRoleArn), String(d.inputs.executionRoleArn)] }]),
+        ofType(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').map((d) => [
+          String(d.inputs.family),
+          { arn: String(d.state.arn), roles: [String(d.inputs.taskRoleArn), String(d.inputs.executionRoleArn)] },
+        ]),
       ),
     };
-    families = Object.fromEntries(ofType(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').map((d) => [d.name.replace(/-task(-definition)?$/, ''), String(d.inputs.family)]));
+    families = Object.fromEntries(
+      ofType(run.resources, 'aws:ecs/taskDefinition:TaskDefinition').map((d) => [d.name.replace(/-task(-definition)?$/, ''), String(d.inputs.family)]),
+    );
     worker = rolePrincipal(policies, 'worker', '-task');
     declared = {
       principals: [
@@ -88,7 +93,10 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
   it('recorded the work of every principal, each declared', () => {
     const principals = new Set(requests.map((r) => r.principal));
     expect([...principals]).to.include.members(['api', 'operator', 'reconcile-task', 'team', 'worker']);
-    expect([...principals].filter((p) => !declared.principals.some((d) => d.label === p)), 'recorded principals not declared').to.deep.equal([]);
+    expect(
+      [...principals].filter((p) => !declared.principals.some((d) => d.label === p)),
+      'recorded principals not declared',
+    ).to.deep.equal([]);
   });
 
   it('allows every request the worker, the team and the operator commands made', async () => {
@@ -109,12 +117,24 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     expect(inCode.size).to.be.at.least(8);
     const recorded = new Set(requests.map((r) => r.operation));
     const mapped = new Set(Object.keys(OPERATIONS).map((k) => k.split(':')[1]));
-    expect([...inCode].filter((op) => !mapped.has(op)), 'operations without an IAM mapping (test/iam/actions.ts)').to.deep.equal([]);
-    expect([...inCode].filter((op) => !recorded.has(op)), 'operations the end-to-end suite never made (add a scenario)').to.deep.equal([]);
+    expect(
+      [...inCode].filter((op) => !mapped.has(op)),
+      'operations without an IAM mapping (test/iam/actions.ts)',
+    ).to.deep.equal([]);
+    expect(
+      [...inCode].filter((op) => !recorded.has(op)),
+      'operations the end-to-end suite never made (add a scenario)',
+    ).to.deep.equal([]);
   });
 
   const queueUrl = (name: string) => `http://127.0.0.1:4569/${LOCAL_STACK.accountId}/${name}`;
-  const forbidden = (principal: string, operation: string, params: RecordedRequest['params'], service = 's3'): RecordedRequest => ({ principal, service, operation, region: LOCAL_STACK.region, params });
+  const forbidden = (principal: string, operation: string, params: RecordedRequest['params'], service = 's3'): RecordedRequest => ({
+    principal,
+    service,
+    operation,
+    region: LOCAL_STACK.region,
+    params,
+  });
   const MUST_DENY: [string, RecordedRequest][] = [
     ['the worker writes an upload', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
     ['the worker repoints the model in service', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
@@ -125,9 +145,15 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     ['the worker overwrites a run file', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'runs/r/manifest.json' })],
     ['the worker overwrites history', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'history/x.csv' })],
     ['the worker replaces the daily file without If-Match', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'daily/latest_preds.csv' })],
-    ['the worker writes under daily/ beside the daily file', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'daily/other.csv', ifNoneMatch: '*' })],
+    [
+      'the worker writes under daily/ beside the daily file',
+      forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'daily/other.csv', ifNoneMatch: '*' }),
+    ],
     ['the team writes the daily file', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'daily/latest_preds.csv', ifMatch: '"e"' })],
-    ['the worker purges the DLQ', forbidden('worker', 'PurgeQueue', { queueUrl: `http://127.0.0.1:4569/${LOCAL_STACK.accountId}/${LOCAL_STACK.dlqName}` }, 'sqs')],
+    [
+      'the worker purges the DLQ',
+      forbidden('worker', 'PurgeQueue', { queueUrl: `http://127.0.0.1:4569/${LOCAL_STACK.accountId}/${LOCAL_STACK.dlqName}` }, 'sqs'),
+    ],
     ['the team writes a model', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin' })],
     ['the team writes a run file', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'runs/r/preds.csv', ifNoneMatch: '*' })],
     ['the team repoints the model in service', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
@@ -144,14 +170,23 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     ['the forecast schedule receives work', forbidden('forecast-scheduler', 'ReceiveMessage', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs')],
     ['the forecast schedule purges the work queue', forbidden('forecast-scheduler', 'PurgeQueue', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs')],
     ['the forecast schedule reads an object', forbidden('forecast-scheduler', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'history/x.csv' })],
-    ['the forecast schedule writes an upload', forbidden('forecast-scheduler', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv', ifNoneMatch: '*' })],
+    [
+      'the forecast schedule writes an upload',
+      forbidden('forecast-scheduler', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv', ifNoneMatch: '*' }),
+    ],
     ['the forecast schedule lists the bucket', forbidden('forecast-scheduler', 'ListObjectsV2', { bucket: LOCAL_STACK.bucket, prefix: 'incoming/' })],
     // The training creates a version's files and nothing else: not the pointer, not the registry, no overwrite.
     ['the training repoints the model in service', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
-    ['the training repoints the model in service (If-Match)', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json', ifMatch: '"abc"' })],
+    [
+      'the training repoints the model in service (If-Match)',
+      forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json', ifMatch: '"abc"' }),
+    ],
     ['the training creates the pointer', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json', ifNoneMatch: '*' })],
     ['the training overwrites a version file', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin' })],
-    ['the training overwrites a version file (If-Match)', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/metadata.json', ifMatch: '"abc"' })],
+    [
+      'the training overwrites a version file (If-Match)',
+      forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/metadata.json', ifMatch: '"abc"' }),
+    ],
     ['the training writes the registry', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/v-x.json', ifNoneMatch: '*' })],
     ['the training writes history', forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'history/x.csv', ifNoneMatch: '*' })],
     ['the training reads an upload', forbidden('train-task', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
@@ -163,11 +198,17 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     ['the reconciler reads an upload', forbidden('reconcile-task', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'incoming/x.csv' })],
     ['the reconciler lists versions outside incoming/', forbidden('reconcile-task', 'ListObjectVersions', { bucket: LOCAL_STACK.bucket, prefix: 'runs/' })],
     ['the worker approves a version', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/versions/v-x.json' })],
-    ['the worker writes the change log', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/log/2026-01-01T00:00:00.000Z-x.json', ifNoneMatch: '*' })],
+    [
+      'the worker writes the change log',
+      forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/log/2026-01-01T00:00:00.000Z-x.json', ifNoneMatch: '*' }),
+    ],
     ['the worker moves the shadow pointer', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/shadow.json' })],
     ['the worker overwrites an accuracy record', forbidden('worker', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'accuracy/2026-01-01/r.json' })],
     ['the team approves a version', forbidden('team', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/versions/v-x.json' })],
-    ['an operator rewrites a change-log entry', forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/log/2026-01-01T00:00:00.000Z-x.json' })],
+    [
+      'an operator rewrites a change-log entry',
+      forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'registry/log/2026-01-01T00:00:00.000Z-x.json' }),
+    ],
   ];
   const runTask = (principal: string, family: () => string): RecordedRequest => ({
     principal,
@@ -179,19 +220,31 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
   const MUST_DENY_LATER: [string, () => RecordedRequest][] = [
     ["the reconciler's schedule runs the training", () => runTask('reconcile-scheduler', () => families['fleet-train']!)],
     ["the training's schedule runs the reconciler", () => runTask('train-scheduler', () => families['fleet-reconcile']!)],
-    ["a task's schedule runs its task in the workers' cluster", () => ({ ...runTask('train-scheduler', () => families['fleet-train']!), params: { cluster: 'this-cluster', taskDefinition: families['fleet-train']! } })],
+    [
+      "a task's schedule runs its task in the workers' cluster",
+      () => ({ ...runTask('train-scheduler', () => families['fleet-train']!), params: { cluster: 'this-cluster', taskDefinition: families['fleet-train']! } }),
+    ],
   ];
   for (const [what, request] of MUST_DENY_LATER) {
     it(`denies: ${what}`, async () => {
       const decisions = await evaluateRequests([request()], declared);
-      expect(decisions.some((d) => !d.allowed), decisions.map((d) => d.line).join('\n')).to.equal(true);
+      expect(
+        decisions.some((d) => !d.allowed),
+        decisions.map((d) => d.line).join('\n'),
+      ).to.equal(true);
     });
   }
   const MUST_ALLOW: [string, () => RecordedRequest][] = [
-    ['the forecast schedule sends its command to the work queue', () => forbidden('forecast-scheduler', 'SendMessage', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs')],
+    [
+      'the forecast schedule sends its command to the work queue',
+      () => forbidden('forecast-scheduler', 'SendMessage', { queueUrl: queueUrl(LOCAL_STACK.queueName) }, 'sqs'),
+    ],
     ["the reconciler's schedule runs the reconciler (passing its roles)", () => runTask('reconcile-scheduler', () => families['fleet-reconcile']!)],
     ["the training's schedule runs the training (passing its roles)", () => runTask('train-scheduler', () => families['fleet-train']!)],
-    ['the training creates a version file', () => forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin', ifNoneMatch: '*' })],
+    [
+      'the training creates a version file',
+      () => forbidden('train-task', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/v-x/weights.bin', ifNoneMatch: '*' }),
+    ],
     ['the training reads history and the pointer', () => forbidden('train-task', 'GetObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
     ['the operator repoints the model in service', () => forbidden('operator', 'PutObject', { bucket: LOCAL_STACK.bucket, key: 'models/current.json' })],
   ];
@@ -204,14 +257,19 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
   for (const [what, request] of MUST_DENY) {
     it(`denies: ${what}`, async () => {
       const decisions = await evaluateRequests([request], declared);
-      expect(decisions.some((d) => !d.allowed), decisions.map((d) => d.line).join('\n')).to.equal(true);
+      expect(
+        decisions.some((d) => !d.allowed),
+        decisions.map((d) => d.line).join('\n'),
+      ).to.equal(true);
     });
   }
 
   it('would have caught the first deployment failure: with the former predictions/* grant (PutObject only), the HEAD is denied', async () => {
     const objects = (prefix: string) => `arn:aws:s3:::${bucket}/${prefix}*`;
     const former = JSON.parse(worker.policies[0]!.json) as { Statement: { Sid: string; Action: string[]; Resource: string[] }[] };
-    const statements = former.Statement.map((s) => (s.Sid === 'ReadWritePredictions' ? { ...s, Sid: 'WritePredictions', Action: ['s3:PutObject'], Resource: [objects('predictions/')] } : s));
+    const statements = former.Statement.map((s) =>
+      s.Sid === 'ReadWritePredictions' ? { ...s, Sid: 'WritePredictions', Action: ['s3:PutObject'], Resource: [objects('predictions/')] } : s,
+    );
     const formerWorker = { ...worker, policies: [{ name: worker.policies[0]!.name, json: JSON.stringify({ ...former, Statement: statements }) }] };
     const decisions = await evaluateRequests(
       requests.filter((r) => r.principal === 'worker'),
@@ -220,6 +278,9 @@ describe('IAM: every recorded request is allowed by the declared policies; the f
     const denied = deniedLines(decisions);
     console.log(`      with the former grant: ${denied[0]}`);
     expect(denied.length).to.be.at.least(1);
-    expect(denied.every((l) => /^DENIED worker HeadObject s3:\/\/crypto-open-local\/predictions\/.*needs s3:GetObject/.test(l)), denied.join('\n')).to.equal(true);
+    expect(
+      denied.every((l) => /^DENIED worker HeadObject s3:\/\/crypto-open-local\/predictions\/.*needs s3:GetObject/.test(l)),
+      denied.join('\n'),
+    ).to.equal(true);
   });
 });

@@ -16,7 +16,11 @@ describe('infra: the REST API (HTTP API + Lambda), its role, IAM authorization a
     expect(fn.runtime).to.equal('nodejs24.x');
     expect(fn.handler).to.equal('index.handler');
     expect(fn.code.__pulumiArchive, 'a file archive (of dist/api)').to.equal(true);
-    expect(fn.environment.variables).to.deep.equal({ BUCKET: run.outputs.bucket_name, API_MAX_BODY_BYTES: String(API_DEFAULTS.maxBodyBytes), API_PRESIGN_SECONDS: String(API_DEFAULTS.presignSeconds) });
+    expect(fn.environment.variables).to.deep.equal({
+      BUCKET: run.outputs.bucket_name,
+      API_MAX_BODY_BYTES: String(API_DEFAULTS.maxBodyBytes),
+      API_PRESIGN_SECONDS: String(API_DEFAULTS.presignSeconds),
+    });
     expect(fn.timeout).to.be.below(30);
   });
 
@@ -27,7 +31,9 @@ describe('infra: the REST API (HTTP API + Lambda), its role, IAM authorization a
     const g = grants(policy);
     expect(g.WriteApiUploads).to.deep.equal({ actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/api/*`] });
     expect(g.ReadWhatResponsesShow!.actions).to.deep.equal(['s3:GetObject']);
-    expect(g.ReadWhatResponsesShow!.resources).to.deep.equal(['forecasts/', 'incoming/api/', 'models/', 'registry/versions/', 'runs/', 'status/'].map((p) => `${bucketArn}/${p}*`));
+    expect(g.ReadWhatResponsesShow!.resources).to.deep.equal(
+      ['forecasts/', 'incoming/api/', 'models/', 'registry/versions/', 'runs/', 'status/'].map((p) => `${bucketArn}/${p}*`),
+    );
     const actions = statements(policy).flatMap((s) => (Array.isArray(s.Action) ? s.Action : [s.Action]));
     expect(actions.filter((a) => a!.startsWith('sqs:') || a === 's3:DeleteObject' || a === '*' || a === 's3:*')).to.deep.equal([]);
     const writes = statements(policy).filter((s) => (s.Action as string[]).includes('s3:PutObject'));
@@ -45,11 +51,19 @@ describe('infra: the REST API (HTTP API + Lambda), its role, IAM authorization a
     const invoke = statements(single(run.resources, 'aws:iam/policy:Policy', '-api-invoke-policy').inputs.policy);
     expect(invoke).to.have.length(1);
     expect(invoke[0]!.Action).to.deep.equal(['execute-api:Invoke']);
-    expect((invoke[0]!.Resource as string[]).map((r) => r.replace(/^.*\/\$default\//, ''))).to.deep.equal(['POST/runs', 'POST/runs/uploads', 'GET/runs/*', 'GET/forecasts/*', 'GET/models']);
+    expect((invoke[0]!.Resource as string[]).map((r) => r.replace(/^.*\/\$default\//, ''))).to.deep.equal([
+      'POST/runs',
+      'POST/runs/uploads',
+      'GET/runs/*',
+      'GET/forecasts/*',
+      'GET/models',
+    ]);
     expect(run.outputs.api_invoke_policy_arn).to.match(/^arn:aws:iam::/);
     expect(run.outputs.api_url).to.match(/^https:\/\/.*\.execute-api\./);
     const executionArn = single(run.resources, 'aws:apigatewayv2/api:Api').state.executionArn;
-    expect(invoke[0]!.Resource).to.deep.equal(['POST/runs', 'POST/runs/uploads', 'GET/runs/*', 'GET/forecasts/*', 'GET/models'].map((r) => `${executionArn}/$default/${r}`));
+    expect(invoke[0]!.Resource).to.deep.equal(
+      ['POST/runs', 'POST/runs/uploads', 'GET/runs/*', 'GET/forecasts/*', 'GET/models'].map((r) => `${executionArn}/$default/${r}`),
+    );
     expect(permission.sourceArn).to.equal(`${executionArn}/*/*`);
   });
 

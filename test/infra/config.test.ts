@@ -13,18 +13,53 @@ describe('infra config', () => {
   it('parses set values', () => {
     const config = parseInfraConfig(
       source({
-        minWorkers: '0', maxWorkers: '10', maxReceiveCount: '5', workerCpu: '256', workerMemory: '512', backlogPerWorker: '2.5', alarmEmail: 'a@b.io', logRetentionDays: '14', forceDestroy: 'true', oldestMessageAlarmSeconds: '120',
-        reconcileCron: 'cron(0 3 * * ? *)', reconcileRequeue: 'true', marketCloseCron: ' cron(10 0 * * ? *) ', trainCron: 'cron(30 2 ? * SUN *)', trainCpu: '8192', trainMemory: '16384', accuracyAlarmDays: '5',
+        minWorkers: '0',
+        maxWorkers: '10',
+        maxReceiveCount: '5',
+        workerCpu: '256',
+        workerMemory: '512',
+        backlogPerWorker: '2.5',
+        alarmEmail: 'a@b.io',
+        logRetentionDays: '14',
+        forceDestroy: 'true',
+        oldestMessageAlarmSeconds: '120',
+        reconcileCron: 'cron(0 3 * * ? *)',
+        reconcileRequeue: 'true',
+        marketCloseCron: ' cron(10 0 * * ? *) ',
+        trainCron: 'cron(30 2 ? * SUN *)',
+        trainCpu: '8192',
+        trainMemory: '16384',
+        accuracyAlarmDays: '5',
       }),
     );
     expect(config).to.deep.equal({
-      minWorkers: 0, maxWorkers: 10, maxReceiveCount: 5, workerCpu: 256, workerMemory: 512, backlogPerWorker: 2.5, alarmEmail: 'a@b.io', logRetentionDays: 14, forceDestroy: true, oldestMessageAlarmSeconds: 120,
-      reconcileCron: 'cron(0 3 * * ? *)', reconcileRequeue: true, marketCloseCron: 'cron(10 0 * * ? *)', trainCron: 'cron(30 2 ? * SUN *)', trainCpu: 8192, trainMemory: 16384, accuracyAlarmDays: 5,
+      minWorkers: 0,
+      maxWorkers: 10,
+      maxReceiveCount: 5,
+      workerCpu: 256,
+      workerMemory: 512,
+      backlogPerWorker: 2.5,
+      alarmEmail: 'a@b.io',
+      logRetentionDays: 14,
+      forceDestroy: true,
+      oldestMessageAlarmSeconds: 120,
+      reconcileCron: 'cron(0 3 * * ? *)',
+      reconcileRequeue: true,
+      marketCloseCron: 'cron(10 0 * * ? *)',
+      trainCron: 'cron(30 2 ? * SUN *)',
+      trainCpu: 8192,
+      trainMemory: 16384,
+      accuracyAlarmDays: 5,
     });
   });
 
   it('schedules the forecast a few minutes after the 00:00 UTC close, the training weekly, the reconciler daily', () => {
-    expect(CONFIG_DEFAULTS).to.include({ marketCloseCron: 'cron(5 0 * * ? *)', trainCron: 'cron(0 1 ? * MON *)', reconcileCron: 'cron(30 2 * * ? *)', reconcileRequeue: false });
+    expect(CONFIG_DEFAULTS).to.include({
+      marketCloseCron: 'cron(5 0 * * ? *)',
+      trainCron: 'cron(0 1 ? * MON *)',
+      reconcileCron: 'cron(30 2 * * ? *)',
+      reconcileRequeue: false,
+    });
     expect(CONFIG_DEFAULTS).to.include({ trainCpu: 4096, trainMemory: 8192, accuracyAlarmDays: 3 });
     for (const key of ['marketCloseCron', 'trainCron', 'reconcileCron'] as const) expect(cronProblem(CONFIG_DEFAULTS[key]), key).to.equal(undefined);
   });

@@ -64,7 +64,10 @@ export function ofType(resources: Recorded[], type: string): Recorded[] {
 /** The single resource of a type (optionally with a name ending), failing clearly when there is not exactly one. */
 export function single(resources: Recorded[], type: string, nameEnding = ''): Recorded {
   const found = ofType(resources, type).filter((r) => r.name.endsWith(nameEnding));
-  expect(found.map((r) => r.name), `resources of type ${type} named *${nameEnding}`).to.have.lengthOf(1);
+  expect(
+    found.map((r) => r.name),
+    `resources of type ${type} named *${nameEnding}`,
+  ).to.have.lengthOf(1);
   return found[0]!;
 }
 
@@ -89,7 +92,5 @@ export const asList = (value: string | string[] | undefined): string[] => (value
 
 /** statement Sid -> { actions, resources }, sorted, for exact comparisons. */
 export function grants(policy: unknown): Record<string, { actions: string[]; resources: string[] }> {
-  return Object.fromEntries(
-    statements(policy).map((s) => [s.Sid ?? '', { actions: asList(s.Action).sort(), resources: asList(s.Resource).sort() }]),
-  );
+  return Object.fromEntries(statements(policy).map((s) => [s.Sid ?? '', { actions: asList(s.Action).sort(), resources: asList(s.Resource).sort() }]));
 }

@@ -43,13 +43,22 @@ describe('infra: IAM', () => {
       const actions = asList(statement.Action);
       const resources = asList(statement.Resource);
       expect(actions, `${where}: actions`).to.not.be.empty;
-      expect(actions.filter((a) => a === '*' || a === '*:*'), `${where}: "*" action`).to.be.empty;
+      expect(
+        actions.filter((a) => a === '*' || a === '*:*'),
+        `${where}: "*" action`,
+      ).to.be.empty;
       if (resources.includes('*')) {
         expect(statement.Effect, `${where}: only Allow needs "*" here`).to.equal('Allow');
-        expect(actions.filter((a) => !ONLY_ON_STAR.has(a)), `${where}: actions on "*"`).to.be.empty;
+        expect(
+          actions.filter((a) => !ONLY_ON_STAR.has(a)),
+          `${where}: actions on "*"`,
+        ).to.be.empty;
       }
       if (statement.Effect === 'Allow') {
-        expect(actions.filter((a) => a.includes('*')), `${where}: wildcard actions in an Allow`).to.be.empty;
+        expect(
+          actions.filter((a) => a.includes('*')),
+          `${where}: wildcard actions in an Allow`,
+        ).to.be.empty;
       }
     }
   });
@@ -87,7 +96,11 @@ describe('infra: IAM', () => {
     expect(statements(policy).every((s) => s.Effect === 'Allow')).to.equal(true);
     // runs/, history/ and accuracy/ are create-only: their PUT grants hold only with If-None-Match; the shared forecasts
     // and daily file are created so or replaced with If-Match (compare and swap); nothing else is conditioned.
-    expect(statements(policy).filter((s) => s.Condition).map((s) => [s.Sid, s.Condition])).to.deep.equal([
+    expect(
+      statements(policy)
+        .filter((s) => s.Condition)
+        .map((s) => [s.Sid, s.Condition]),
+    ).to.deep.equal([
       ['CreateRuns', { Null: { 's3:if-none-match': 'false' } }],
       ['CreateHistory', { Null: { 's3:if-none-match': 'false' } }],
       ['CreatePublished', { Null: { 's3:if-none-match': 'false' } }],
@@ -144,7 +157,10 @@ describe('infra: IAM', () => {
     expect(run.outputs.operator_policy_arn).to.equal(operator.state.arn);
     expect(grants(operator.inputs.policy)).to.deep.equal({
       ListBucket: { actions: ['s3:ListBucket', 's3:ListBucketVersions'], resources: [bucketArn] },
-      ReadModelsAndRuns: { actions: ['s3:GetObject'], resources: [`${bucketArn}/accuracy/*`, `${bucketArn}/models/*`, `${bucketArn}/registry/*`, `${bucketArn}/runs/*`, `${bucketArn}/status/*`] },
+      ReadModelsAndRuns: {
+        actions: ['s3:GetObject'],
+        resources: [`${bucketArn}/accuracy/*`, `${bucketArn}/models/*`, `${bucketArn}/registry/*`, `${bucketArn}/runs/*`, `${bucketArn}/status/*`],
+      },
       PublishModels: { actions: ['s3:PutObject'], resources: [`${bucketArn}/models/*`, `${bucketArn}/models/current.json`] },
       ReviewModels: { actions: ['s3:PutObject'], resources: [`${bucketArn}/registry/shadow.json`, `${bucketArn}/registry/versions/*`] },
       AppendChangeLog: { actions: ['s3:PutObject'], resources: [`${bucketArn}/registry/log/*`] },
@@ -153,7 +169,10 @@ describe('infra: IAM', () => {
       ReadHistory: { actions: ['s3:GetObject'], resources: [`${bucketArn}/history/*`] },
       LoadHistory: { actions: ['s3:PutObject'], resources: [`${bucketArn}/history/*`] },
       ConsoleUploads: { actions: ['s3:PutObject'], resources: [`${bucketArn}/incoming/api/*`] },
-      ConsoleReads: { actions: ['s3:GetObject'], resources: [`${bucketArn}/daily/*`, `${bucketArn}/forecasts/*`, `${bucketArn}/incoming/api/*`, `${bucketArn}/registry/*`] },
+      ConsoleReads: {
+        actions: ['s3:GetObject'],
+        resources: [`${bucketArn}/daily/*`, `${bucketArn}/forecasts/*`, `${bucketArn}/incoming/api/*`, `${bucketArn}/registry/*`],
+      },
       InspectDlq: { actions: ['sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage'], resources: [dlqArn] },
       SendToWorkQueue: { actions: ['sqs:GetQueueAttributes', 'sqs:SendMessage'], resources: [workArn] },
     });

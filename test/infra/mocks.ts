@@ -48,7 +48,13 @@ function mockState(type: string, name: string, inputs: Record<string, any>): { i
     case 'aws:ecr/repository:Repository':
       return {
         id: name,
-        state: { ...inputs, name, arn: arn('ecr', `repository/${name}`), registryId: ACCOUNT, repositoryUrl: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${name}` },
+        state: {
+          ...inputs,
+          name,
+          arn: arn('ecr', `repository/${name}`),
+          registryId: ACCOUNT,
+          repositoryUrl: `${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com/${name}`,
+        },
       };
     case 'docker-build:index:Image': {
       const digest = `sha256:${'ab'.repeat(32)}`;
@@ -60,7 +66,16 @@ function mockState(type: string, name: string, inputs: Record<string, any>): { i
       return { id: name, state: { ...inputs, name, arn: `arn:aws:iam::${ACCOUNT}:role/${name}` } };
     case 'aws:apigatewayv2/api:Api': {
       const id = `api${name.length}mock`;
-      return { id, state: { ...inputs, name, arn: `arn:aws:apigateway:${REGION}::/apis/${id}`, apiEndpoint: `https://${id}.execute-api.${REGION}.amazonaws.com`, executionArn: arn('execute-api', id) } };
+      return {
+        id,
+        state: {
+          ...inputs,
+          name,
+          arn: `arn:aws:apigateway:${REGION}::/apis/${id}`,
+          apiEndpoint: `https://${id}.execute-api.${REGION}.amazonaws.com`,
+          executionArn: arn('execute-api', id),
+        },
+      };
     }
     case 'aws:iam/policy:Policy':
       return { id: name, state: { ...inputs, name, arn: `arn:aws:iam::${ACCOUNT}:policy/${name}` } };
@@ -78,7 +93,15 @@ function callResult(args: pulumi.runtime.MockCallArgs): pulumi.runtime.MockCallR
     case 'aws:index/getAvailabilityZones:getAvailabilityZones':
       return { names: ZONES, zoneIds: ZONES.map((_, i) => `euw1-az${i + 1}`), groupNames: [REGION], id: REGION, region: REGION };
     case 'aws:ecr/getAuthorizationToken:getAuthorizationToken':
-      return { userName: 'AWS', password: 'mock-password', authorizationToken: 'mock', proxyEndpoint: `https://${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`, expiresAt: '', id: ACCOUNT, region: REGION };
+      return {
+        userName: 'AWS',
+        password: 'mock-password',
+        authorizationToken: 'mock',
+        proxyEndpoint: `https://${ACCOUNT}.dkr.ecr.${REGION}.amazonaws.com`,
+        expiresAt: '',
+        id: ACCOUNT,
+        region: REGION,
+      };
     default:
       throw new Error(`no mock for the call ${args.token}`);
   }

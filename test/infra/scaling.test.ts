@@ -129,7 +129,11 @@ describe('infra: autoscaling, alarms and outputs', () => {
 
     it('subscribes alarmEmail to the topic, and nobody when it is not set', () => {
       const subscription = single(run.resources, 'aws:sns/topicSubscription:TopicSubscription').inputs;
-      expect(subscription).to.deep.equal({ topic: single(run.resources, 'aws:sns/topic:Topic', '-alarms').state.arn, protocol: 'email', endpoint: ALARM_EMAIL });
+      expect(subscription).to.deep.equal({
+        topic: single(run.resources, 'aws:sns/topic:Topic', '-alarms').state.arn,
+        protocol: 'email',
+        endpoint: ALARM_EMAIL,
+      });
       expect(ofType(changed.resources, 'aws:sns/topicSubscription:TopicSubscription')).to.be.empty;
       // The wake rule, the DLQ, the oldest upload, the worker errors, the model check, the missing uploads, the accuracy
       // and the scheduled tasks' errors.
@@ -155,10 +159,23 @@ describe('infra: autoscaling, alarms and outputs', () => {
 
     it('alarms on any error a worker logs, counted from its log group by a metric filter', () => {
       const alarm = single(run.resources, ALARM, '-worker-errors').inputs;
-      expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'WorkerErrors', statistic: 'Sum', threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      expect(alarm).to.deep.include({
+        namespace: 'CryptoOpenFleet',
+        metricName: 'WorkerErrors',
+        statistic: 'Sum',
+        threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
       const logGroup = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup', 'fleet-worker-logs').state.name;
       const filters = ofType(run.resources, 'aws:cloudwatch/logMetricFilter:LogMetricFilter').filter((f) => f.inputs.logGroupName === logGroup);
-      expect(filters.map((f) => f.inputs.metricTransformation.name).sort()).to.deep.equal(['DaysWorseThanNaive', 'ModelCheckFailed', 'RunLatencyMs', 'RunsFailed', 'RunsSucceeded', 'WorkerErrors']);
+      expect(filters.map((f) => f.inputs.metricTransformation.name).sort()).to.deep.equal([
+        'DaysWorseThanNaive',
+        'ModelCheckFailed',
+        'RunLatencyMs',
+        'RunsFailed',
+        'RunsSucceeded',
+        'WorkerErrors',
+      ]);
       for (const f of filters) expect(f.inputs.logGroupName, f.name).to.equal(logGroup);
       const errors = filters.find((f) => f.inputs.metricTransformation.name === 'WorkerErrors')!;
       expect(errors.inputs.pattern).to.equal('{ $.level = "error" }');
@@ -168,8 +185,15 @@ describe('infra: autoscaling, alarms and outputs', () => {
 
     it('alarms when a worker refuses a model version whose check fails on its backend', () => {
       const alarm = single(run.resources, ALARM, '-model-check-failed').inputs;
-      expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'ModelCheckFailed', threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold' });
-      const filter = ofType(run.resources, 'aws:cloudwatch/logMetricFilter:LogMetricFilter').find((f) => f.inputs.metricTransformation.name === 'ModelCheckFailed')!;
+      expect(alarm).to.deep.include({
+        namespace: 'CryptoOpenFleet',
+        metricName: 'ModelCheckFailed',
+        threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+      const filter = ofType(run.resources, 'aws:cloudwatch/logMetricFilter:LogMetricFilter').find(
+        (f) => f.inputs.metricTransformation.name === 'ModelCheckFailed',
+      )!;
       expect(filter.inputs.pattern).to.equal('{ $.event = "model.check-failed" }');
     });
 

@@ -51,8 +51,16 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
 
   it('runs the three schedules in UTC at the configured times, no flexible window (defaults, then changed)', () => {
     const expressions = (r: StackRun) => Object.fromEntries(ofType(r.resources, SCHEDULE).map((s) => [s.name, s.inputs.scheduleExpression]));
-    expect(expressions(run)).to.deep.equal({ 'fleet-reconcile': 'cron(30 2 * * ? *)', 'fleet-train': 'cron(0 1 ? * MON *)', 'fleet-forecast': 'cron(5 0 * * ? *)' });
-    expect(expressions(changed)).to.deep.equal({ 'fleet-reconcile': 'cron(15 4 * * ? *)', 'fleet-train': 'cron(0 3 ? * SUN *)', 'fleet-forecast': 'cron(2 0 * * ? *)' });
+    expect(expressions(run)).to.deep.equal({
+      'fleet-reconcile': 'cron(30 2 * * ? *)',
+      'fleet-train': 'cron(0 1 ? * MON *)',
+      'fleet-forecast': 'cron(5 0 * * ? *)',
+    });
+    expect(expressions(changed)).to.deep.equal({
+      'fleet-reconcile': 'cron(15 4 * * ? *)',
+      'fleet-train': 'cron(0 3 ? * SUN *)',
+      'fleet-forecast': 'cron(2 0 * * ? *)',
+    });
     for (const s of ofType(run.resources, SCHEDULE)) {
       expect(s.inputs, s.name).to.deep.include({ scheduleExpressionTimezone: 'UTC', flexibleTimeWindow: { mode: 'OFF' } });
       expect(s.inputs.target.retryPolicy, s.name).to.deep.equal({ maximumRetryAttempts: 3, maximumEventAgeInSeconds: 3600 });
@@ -73,7 +81,12 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
       expect(grants(policy)).to.deep.equal({ SendToTheQueue: { actions: ['sqs:SendMessage'], resources: [work.state.arn] } });
       expect(statements(policy).every((s) => s.Effect === 'Allow' && !s.Condition)).to.equal(true);
       expect(trust(role)).to.deep.equal([
-        { Effect: 'Allow', Principal: { Service: 'scheduler.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } } },
+        {
+          Effect: 'Allow',
+          Principal: { Service: 'scheduler.amazonaws.com' },
+          Action: 'sts:AssumeRole',
+          Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+        },
       ]);
       // SSE-SQS: no KMS key to grant.
       expect(work.inputs.sqsManagedSseEnabled).to.equal(true);
@@ -86,7 +99,13 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
       for (const task of ['reconcile', 'train']) {
         const params = single(run.resources, SCHEDULE, `fleet-${task}`).inputs.target.ecsParameters;
         expect(single(run.resources, SCHEDULE, `fleet-${task}`).inputs.target.arn).to.equal(cluster.state.arn);
-        expect(params).to.deep.include({ taskDefinitionArn: taskDefinition(run, task).state.arn, launchType: 'FARGATE', platformVersion: 'LATEST', taskCount: 1, propagateTags: 'TASK_DEFINITION' });
+        expect(params).to.deep.include({
+          taskDefinitionArn: taskDefinition(run, task).state.arn,
+          launchType: 'FARGATE',
+          platformVersion: 'LATEST',
+          taskCount: 1,
+          propagateTags: 'TASK_DEFINITION',
+        });
         const subnets = ofType(run.resources, 'aws:ec2/subnet:Subnet').map((s) => s.id);
         const workersSg = single(run.resources, 'aws:ec2/securityGroup:SecurityGroup').id;
         expect(params.networkConfiguration).to.deep.equal({ subnets, securityGroups: [workersSg], assignPublicIp: true });
@@ -99,7 +118,9 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
       expect(container(run, 'train').command).to.deep.equal(['node', 'dist/worker/commands/train-task.js']);
       for (const task of ['reconcile', 'train']) {
         const c = container(run, task);
-        expect(c.image, task).to.equal(run.outputs.image_ref).and.match(/@sha256:[0-9a-f]{64}$/);
+        expect(c.image, task)
+          .to.equal(run.outputs.image_ref)
+          .and.match(/@sha256:[0-9a-f]{64}$/);
         expect(Object.fromEntries(c.environment.map((e) => [e.name, e.value])), task).to.deep.equal({
           [WORKER_ENV.queueUrl]: run.outputs.queue_url,
           [WORKER_ENV.dlqUrl]: run.outputs.dlq_url,
@@ -110,7 +131,10 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
           AWS_REGION: REGION,
         });
         const group = single(run.resources, 'aws:cloudwatch/logGroup:LogGroup', `fleet-${task}-logs`);
-        expect(c.logConfiguration).to.deep.equal({ logDriver: 'awslogs', options: { 'awslogs-group': group.state.name, 'awslogs-region': REGION, 'awslogs-stream-prefix': task } });
+        expect(c.logConfiguration).to.deep.equal({
+          logDriver: 'awslogs',
+          options: { 'awslogs-group': group.state.name, 'awslogs-region': REGION, 'awslogs-stream-prefix': task },
+        });
         expect(group.inputs.retentionInDays).to.equal(30);
       }
     });
@@ -124,7 +148,12 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
     });
 
     it('sizes the reconciler small and the training from trainCpu/trainMemory (default 4 vCPU, 8 GiB)', () => {
-      expect(taskDefinition(run, 'reconcile').inputs).to.deep.include({ cpu: '256', memory: '512', requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc' });
+      expect(taskDefinition(run, 'reconcile').inputs).to.deep.include({
+        cpu: '256',
+        memory: '512',
+        requiresCompatibilities: ['FARGATE'],
+        networkMode: 'awsvpc',
+      });
       expect(taskDefinition(run, 'train').inputs).to.deep.include({ cpu: '4096', memory: '8192', requiresCompatibilities: ['FARGATE'], networkMode: 'awsvpc' });
       expect(taskDefinition(changed, 'train').inputs).to.deep.include({ cpu: '8192', memory: '16384' });
     });
@@ -136,7 +165,12 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
         expect(def.executionRoleArn).to.equal(single(run.resources, 'aws:iam/role:Role', `fleet-${task}-execution-role`).state.arn);
         for (const role of [`fleet-${task}-task-role`, `fleet-${task}-execution-role`]) {
           expect(trust(single(run.resources, 'aws:iam/role:Role', role)), role).to.deep.equal([
-            { Effect: 'Allow', Principal: { Service: 'ecs-tasks.amazonaws.com' }, Action: 'sts:AssumeRole', Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } } },
+            {
+              Effect: 'Allow',
+              Principal: { Service: 'ecs-tasks.amazonaws.com' },
+              Action: 'sts:AssumeRole',
+              Condition: { StringEquals: { 'aws:SourceAccount': ACCOUNT } },
+            },
           ]);
         }
         const repository = single(run.resources, 'aws:ecr/repository:Repository').state.arn;
@@ -155,7 +189,13 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
         expect(single(run.resources, SCHEDULE, `fleet-${task}`).inputs.target.roleArn).to.equal(role.state.arn);
         const roles = [`fleet-${task}-task-role`, `fleet-${task}-execution-role`].map((r) => single(run.resources, 'aws:iam/role:Role', r).state.arn);
         expect(statements(policy)).to.deep.equal([
-          { Sid: 'RunThisTask', Effect: 'Allow', Action: ['ecs:RunTask'], Resource: [taskDefinition(run, task).state.arn], Condition: { ArnEquals: { 'ecs:cluster': cluster.state.arn } } },
+          {
+            Sid: 'RunThisTask',
+            Effect: 'Allow',
+            Action: ['ecs:RunTask'],
+            Resource: [taskDefinition(run, task).state.arn],
+            Condition: { ArnEquals: { 'ecs:cluster': cluster.state.arn } },
+          },
           {
             Sid: 'TagTheTaskItStarts',
             Effect: 'Allow',
@@ -163,7 +203,13 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
             Resource: [`arn:aws:ecs:${REGION}:${ACCOUNT}:task/fleet-tasks/*`],
             Condition: { StringEquals: { 'ecs:CreateAction': 'RunTask' } },
           },
-          { Sid: 'PassTheTaskRoles', Effect: 'Allow', Action: ['iam:PassRole'], Resource: roles, Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } } },
+          {
+            Sid: 'PassTheTaskRoles',
+            Effect: 'Allow',
+            Action: ['iam:PassRole'],
+            Resource: roles,
+            Condition: { StringEquals: { 'iam:PassedToService': 'ecs-tasks.amazonaws.com' } },
+          },
         ]);
         expect(trust(role)[0]!.Principal).to.deep.equal({ Service: 'scheduler.amazonaws.com' });
       }
@@ -210,7 +256,14 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
       expect(f.pattern).to.equal('{ $.event = "reconcile.report" && $.missing = * }');
       expect(f.metricTransformation).to.deep.equal({ namespace: 'CryptoOpenFleet', name: 'UploadsMissing', value: '$.missing', unit: 'Count' });
       const alarm = single(run.resources, ALARM, '-uploads-missing').inputs;
-      expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'UploadsMissing', statistic: 'Maximum', comparisonOperator: 'GreaterThanThreshold', threshold: 0, treatMissingData: 'ignore' });
+      expect(alarm).to.deep.include({
+        namespace: 'CryptoOpenFleet',
+        metricName: 'UploadsMissing',
+        statistic: 'Maximum',
+        comparisonOperator: 'GreaterThanThreshold',
+        threshold: 0,
+        treatMissingData: 'ignore',
+      });
       expect(alarm.alarmActions).to.deep.equal([single(run.resources, 'aws:sns/topic:Topic', 'fleet-alarms').state.arn]);
     });
 
@@ -220,7 +273,14 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
       expect(f.pattern).to.equal('{ $.event = "accuracy.recorded" && $.worseDays = * }');
       expect(f.metricTransformation).to.deep.equal({ namespace: 'CryptoOpenFleet', name: 'DaysWorseThanNaive', value: '$.worseDays', unit: 'Count' });
       const alarm = single(run.resources, ALARM, '-accuracy').inputs;
-      expect(alarm).to.deep.include({ namespace: 'CryptoOpenFleet', metricName: 'DaysWorseThanNaive', statistic: 'Maximum', comparisonOperator: 'GreaterThanOrEqualToThreshold', threshold: 3, treatMissingData: 'ignore' });
+      expect(alarm).to.deep.include({
+        namespace: 'CryptoOpenFleet',
+        metricName: 'DaysWorseThanNaive',
+        statistic: 'Maximum',
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+        threshold: 3,
+        treatMissingData: 'ignore',
+      });
       expect(alarm.alarmDescription).to.contain('npm run model -- rollback');
       expect(single(changed.resources, ALARM, '-accuracy').inputs.threshold).to.equal(5);
     });
@@ -232,7 +292,12 @@ describe('infra: schedules (reconciler, market-close forecast, training), their 
         expect(f).to.deep.include({ pattern: '{ $.level = "error" }' });
         expect(f.metricTransformation).to.deep.include({ name: 'TaskErrors', value: '1', defaultValue: '0' });
       }
-      expect(single(run.resources, ALARM, '-task-errors').inputs).to.deep.include({ metricName: 'TaskErrors', statistic: 'Sum', threshold: 1, comparisonOperator: 'GreaterThanOrEqualToThreshold' });
+      expect(single(run.resources, ALARM, '-task-errors').inputs).to.deep.include({
+        metricName: 'TaskErrors',
+        statistic: 'Sum',
+        threshold: 1,
+        comparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
     });
   });
 });

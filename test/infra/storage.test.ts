@@ -38,7 +38,7 @@ describe('infra: bucket, queues and the upload notification', () => {
       });
     });
 
-    it('denies every request that does not use TLS, and any PUT under the create-only prefixes (runs/, history/, registry/log/, accuracy/, a model version\'s folder) that could overwrite', () => {
+    it("denies every request that does not use TLS, and any PUT under the create-only prefixes (runs/, history/, registry/log/, accuracy/, a model version's folder) that could overwrite", () => {
       const policy = single(run.resources, 'aws:s3/bucketPolicy:BucketPolicy');
       expect(policy.inputs.bucket).to.equal(run.outputs.bucket_name);
       expect(statements(policy.inputs.policy)).to.deep.equal([

@@ -70,7 +70,9 @@ describe('infra: worker image, task and service', () => {
       const work = single(run.resources, 'aws:sqs/queue:Queue', '-work').inputs;
       const [container, ...others] = containers(run);
       expect(others).to.be.empty;
-      expect(container!.image).to.equal(run.outputs.image_ref).and.match(/@sha256:[0-9a-f]{64}$/);
+      expect(container!.image)
+        .to.equal(run.outputs.image_ref)
+        .and.match(/@sha256:[0-9a-f]{64}$/);
       expect(container!.essential).to.equal(true);
       expect(container!.portMappings ?? []).to.be.empty;
       expect(Object.fromEntries(container!.environment.map((e) => [e.name, e.value]))).to.deep.equal({
@@ -146,9 +148,12 @@ describe('infra: worker image, task and service', () => {
       expect(run.outputs.service_name).to.equal(service.state.name);
     });
 
-    it('starts the service after, and stops it before, its roles\' policies and the subnets\' routes', () => {
+    it("starts the service after, and stops it before, its roles' policies and the subnets' routes", () => {
       const service = single(run.resources, 'aws:ecs/service:Service');
-      const needed = [...ofType(run.resources, 'aws:iam/rolePolicy:RolePolicy').filter((p) => p.name.startsWith('fleet-worker-')), ...ofType(run.resources, 'aws:ec2/routeTableAssociation:RouteTableAssociation')];
+      const needed = [
+        ...ofType(run.resources, 'aws:iam/rolePolicy:RolePolicy').filter((p) => p.name.startsWith('fleet-worker-')),
+        ...ofType(run.resources, 'aws:ec2/routeTableAssociation:RouteTableAssociation'),
+      ];
       expect(needed).to.have.length(4);
       for (const r of needed) expect(service.dependencies, r.urn).to.include(r.urn);
     });
@@ -157,7 +162,9 @@ describe('infra: worker image, task and service', () => {
       const network = single(run.resources, 'aws:ecs/service:Service').inputs.networkConfiguration;
       expect(network.assignPublicIp).to.equal(true);
       const subnets = ofType(run.resources, 'aws:ec2/subnet:Subnet');
-      expect(network.subnets).to.have.members(subnets.map((s) => s.id)).and.have.lengthOf(2);
+      expect(network.subnets)
+        .to.have.members(subnets.map((s) => s.id))
+        .and.have.lengthOf(2);
       const vpc = single(run.resources, 'aws:ec2/vpc:Vpc');
       expect(subnets.every((s) => s.inputs.vpcId === vpc.id)).to.equal(true);
       expect(single(run.resources, 'aws:ec2/securityGroup:SecurityGroup').inputs.vpcId).to.equal(vpc.id);
@@ -186,9 +193,13 @@ describe('infra: worker image, task and service', () => {
   });
 
   describe('network and tags', () => {
-    it('keeps worker traffic to S3 in the VPC through a gateway endpoint on the subnets\' route table', () => {
+    it("keeps worker traffic to S3 in the VPC through a gateway endpoint on the subnets' route table", () => {
       const endpoint = single(run.resources, 'aws:ec2/vpcEndpoint:VpcEndpoint').inputs;
-      expect(endpoint).to.deep.include({ vpcEndpointType: 'Gateway', serviceName: `com.amazonaws.${REGION}.s3`, vpcId: single(run.resources, 'aws:ec2/vpc:Vpc').id });
+      expect(endpoint).to.deep.include({
+        vpcEndpointType: 'Gateway',
+        serviceName: `com.amazonaws.${REGION}.s3`,
+        vpcId: single(run.resources, 'aws:ec2/vpc:Vpc').id,
+      });
       expect(endpoint.routeTableIds).to.deep.equal([single(run.resources, 'aws:ec2/routeTable:RouteTable').id]);
     });
 

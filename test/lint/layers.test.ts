@@ -42,7 +42,9 @@ describe('layer rules (no-restricted-imports, as npm test lints)', () => {
 
   it('accepts the allowed direction: commands -> worker -> model -> shared, infra -> shared', async () => {
     expect(await lint('worker/commands/probe.ts', "import { listDlq } from '../ops/dlq.js';\nimport { main } from '../local/start.js';")).to.deep.equal([]);
-    expect(await lint('worker/runtime/probe.ts', "import { predictCsv } from '../../model/engine.js';\nimport { S3Client } from '@aws-sdk/client-s3';")).to.deep.equal([]);
+    expect(
+      await lint('worker/runtime/probe.ts', "import { predictCsv } from '../../model/engine.js';\nimport { S3Client } from '@aws-sdk/client-s3';"),
+    ).to.deep.equal([]);
     expect(await lint('model/probe.ts', "import { PermanentFailure } from '../shared/failures.js';")).to.deep.equal([]);
     expect(await lint('infra/probe.ts', "import { PREFIX } from '../shared/layout.js';\nimport * as aws from '@pulumi/aws';")).to.deep.equal([]);
   });

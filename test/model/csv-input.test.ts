@@ -24,7 +24,12 @@ describe('input CSV', () => {
   it('reads the team layout: 4 symbols x 60 rows, the index column ignored', async () => {
     const p = await readInputCsv(fs.createReadStream(shared('data/crypto_test.csv')));
     expect(p.rows).to.equal(240);
-    expect(p.symbols.map((s) => [s.symbol, s.rows.length])).to.deep.equal([['BTC', 60], ['XRP', 60], ['LTC', 60], ['DOGE', 60]]);
+    expect(p.symbols.map((s) => [s.symbol, s.rows.length])).to.deep.equal([
+      ['BTC', 60],
+      ['XRP', 60],
+      ['LTC', 60],
+      ['DOGE', 60],
+    ]);
     expect(p.symbols[0].rows[1]).to.include({ date: '2018-01-26', open: 11256, openText: '11256.0', market: 189e9 });
     expect(p.sha256).to.match(/^[0-9a-f]{64}$/);
     expect(p.bytes).to.equal(fs.statSync(shared('data/crypto_test.csv')).size);
@@ -87,7 +92,14 @@ describe('input CSV', () => {
   });
 
   it('rejects non-numeric, NaN and Inf values with row and column', async () => {
-    const cases: [string, RegExp][] = [['abc', /not a number: "abc"/], ['NaN', /not a finite number/], ['Inf', /not a finite number/], ['-infinity', /not a finite number/], ['1e999', /not a finite number/], ['0x10', /not a number/]];
+    const cases: [string, RegExp][] = [
+      ['abc', /not a number: "abc"/],
+      ['NaN', /not a finite number/],
+      ['Inf', /not a finite number/],
+      ['-infinity', /not a finite number/],
+      ['1e999', /not a finite number/],
+      ['0x10', /not a number/],
+    ];
     for (const [value, reason] of cases) {
       const p = await parseText([TEAM_HEADER, row('BTC', 0, '2018-01-01'), row('BTC', 1, '2018-01-02', '10', { close: value })].join('\n'));
       expect(p.symbols[0].problem?.row, value).to.equal(3);
@@ -172,7 +184,9 @@ describe('input CSV', () => {
     expect(accepted).to.equal(13 * 365 + 6); // Feb 29 in 0, 4, 1600, 2000, 2016, 2400; not in 100, 1900, 2100
     expect(parseIsoDate(' 2016-02-29 ')).to.equal('2016-02-29');
     expect(parseIsoDate('2016-2-29')).to.deep.equal({ error: 'not an ISO date (YYYY-MM-DD): "2016-2-29"' });
-    expect(parseIsoDate('２０１６-02-29')).to.have.property('error').that.matches(/not an ISO date/);
+    expect(parseIsoDate('２０１６-02-29'))
+      .to.have.property('error')
+      .that.matches(/not an ISO date/);
     expect(parseIsoDate(' ')).to.deep.equal({ error: 'empty value' });
   });
 

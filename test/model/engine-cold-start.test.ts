@@ -35,16 +35,28 @@ describe('prediction engine: the cold-start reason (a symbol without a scaler, w
     const doge = result.symbols.find((s) => s.symbol === 'DOGE')!;
     expect(doge).to.include({ status: 'skipped', reason: 'unknown symbol: no scaler yet (12 of 30 rows in history)' });
     // Today's tests of the reason match this prefix.
-    expect(doge).to.have.property('reason').that.matches(/unknown symbol.*no scaler/);
+    expect(doge)
+      .to.have.property('reason')
+      .that.matches(/unknown symbol.*no scaler/);
     expect(result.counts).to.include({ predicted: 3, skipped: 1 });
   });
 
   it('counts a symbol the history does not know as 0, and does not ask when every symbol has a scaler', async () => {
-    const none = await predictCsv(fs.createReadStream(TEST_CSV), model, inference, { mode: 'anchored', coldStart: { minRows: 30, historyRows: async () => new Map() } });
+    const none = await predictCsv(fs.createReadStream(TEST_CSV), model, inference, {
+      mode: 'anchored',
+      coldStart: { minRows: 30, historyRows: async () => new Map() },
+    });
     expect(none.symbols.find((s) => s.symbol === 'DOGE')).to.have.property('reason', 'unknown symbol: no scaler yet (0 of 30 rows in history)');
-    const known = fs.readFileSync(TEST_CSV, 'utf8').split('\n').filter((l) => !l.startsWith('DOGE,')).join('\n');
+    const known = fs
+      .readFileSync(TEST_CSV, 'utf8')
+      .split('\n')
+      .filter((l) => !l.startsWith('DOGE,'))
+      .join('\n');
     let calls = 0;
-    const r = await predictCsv(Readable.from([Buffer.from(known)]), model, inference, { mode: 'anchored', coldStart: { minRows: 30, historyRows: async () => (calls++, new Map()) } });
+    const r = await predictCsv(Readable.from([Buffer.from(known)]), model, inference, {
+      mode: 'anchored',
+      coldStart: { minRows: 30, historyRows: async () => (calls++, new Map()) },
+    });
     expect(r.counts).to.include({ predicted: 3, skipped: 0 });
     expect(calls).to.equal(0);
   });

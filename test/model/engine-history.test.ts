@@ -11,13 +11,18 @@ import { shared } from '../helpers/paths.js';
 
 const FULL = shared('data/crypto_markets_btc_ltc_xrp.csv');
 const dayOf = (iso: string) => daysFromCivil(Number(iso.slice(0, 4)), Number(iso.slice(5, 7)), Number(iso.slice(8, 10)));
-const close = (actual: number, expected: number, tol: number, what: string) => expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).to.be.at.most(tol);
+const close = (actual: number, expected: number, tol: number, what: string) =>
+  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).to.be.at.most(tol);
 
 /** The file's data lines split at a date: before it (the "history") and from it on (the "upload"). */
 function split(text: string, firstUploaded: string): { header: string; before: string[]; after: string[] } {
   const [header, ...lines] = text.trim().split('\n');
   const dateCol = header!.split(',').indexOf('date');
-  return { header: header!, before: lines.filter((l) => l.split(',')[dateCol]! < firstUploaded), after: lines.filter((l) => l.split(',')[dateCol]! >= firstUploaded) };
+  return {
+    header: header!,
+    before: lines.filter((l) => l.split(',')[dateCol]! < firstUploaded),
+    after: lines.filter((l) => l.split(',')[dateCol]! >= firstUploaded),
+  };
 }
 
 function priorRows(header: string, lines: string[]): Map<string, PriorRow[]> {
@@ -26,7 +31,15 @@ function priorRows(header: string, lines: string[]): Map<string, PriorRow[]> {
   const out = new Map<string, PriorRow[]>();
   for (const l of lines) {
     const c = l.split(',');
-    const row = { day: dayOf(at(c, 'date')), open: Number(at(c, 'open')), high: Number(at(c, 'high')), low: Number(at(c, 'low')), close: Number(at(c, 'close')), market: Number(at(c, 'market')), openText: at(c, 'open') };
+    const row = {
+      day: dayOf(at(c, 'date')),
+      open: Number(at(c, 'open')),
+      high: Number(at(c, 'high')),
+      low: Number(at(c, 'low')),
+      close: Number(at(c, 'close')),
+      market: Number(at(c, 'market')),
+      openText: at(c, 'open'),
+    };
     out.set(at(c, 'symbol'), [...(out.get(at(c, 'symbol')) ?? []), row]);
   }
   for (const rows of out.values()) rows.sort((a, b) => a.day - b.day);
@@ -56,7 +69,11 @@ describe('prediction engine with prior rows (the history feeds the windows)', ()
         return new Map([...firstDays].map(([s, d]) => [s, (all.get(s) ?? []).filter((r) => r.day < d).slice(-need)]));
       };
       const part = await predictCsv(stream([header, ...after].join('\n')), model, inference, { mode, prior });
-      expect([...asked!.entries()]).to.have.deep.members([['BTC', dayOf('2018-01-01')], ['LTC', dayOf('2018-01-01')], ['XRP', dayOf('2018-01-01')]]);
+      expect([...asked!.entries()]).to.have.deep.members([
+        ['BTC', dayOf('2018-01-01')],
+        ['LTC', dayOf('2018-01-01')],
+        ['XRP', dayOf('2018-01-01')],
+      ]);
       const fullRows = new Map(full.predictions.map((p) => [`${p.symbol} ${p.date}`, p]));
       for (const p of part.predictions) {
         const f = fullRows.get(`${p.symbol} ${p.date}`)!;
@@ -80,8 +97,13 @@ describe('prediction engine with prior rows (the history feeds the windows)', ()
   it('reports a gap in days and fewer rows than a window needs; zero padding where no history exists', async () => {
     const { header, before } = split(text, '2018-01-01');
     const all = priorRows(header, before);
-    const upload = [header, 'bitcoin,BTC,Bitcoin,2018-01-03,1,15000,15500,14800,15200,1,250000000000,0.5,700', 'ripple,XRP,Ripple,2018-01-03,3,2.5,2.6,2.4,2.5,1,90000000000,0.5,0.2'].join('\n');
-    const prior: PriorLoader = async (firstDays, need) => new Map([...firstDays].filter(([s]) => s === 'BTC').map(([s, d]) => [s, (all.get(s) ?? []).filter((r) => r.day < d).slice(-need)]));
+    const upload = [
+      header,
+      'bitcoin,BTC,Bitcoin,2018-01-03,1,15000,15500,14800,15200,1,250000000000,0.5,700',
+      'ripple,XRP,Ripple,2018-01-03,3,2.5,2.6,2.4,2.5,1,90000000000,0.5,0.2',
+    ].join('\n');
+    const prior: PriorLoader = async (firstDays, need) =>
+      new Map([...firstDays].filter(([s]) => s === 'BTC').map(([s, d]) => [s, (all.get(s) ?? []).filter((r) => r.day < d).slice(-need)]));
     const r = await predictCsv(stream(upload), model, inference, { mode: 'anchored', prior });
     const status = Object.fromEntries(r.symbols.map((s) => [s.symbol, s.status === 'ok' ? s.history : undefined]));
     expect(status).to.deep.equal({ BTC: { rows: 6, lastDate: '2017-12-31', gapDays: 3 }, XRP: { rows: 0, fewerThanNeeded: true } });
@@ -97,7 +119,14 @@ describe('prediction engine with prior rows (the history feeds the windows)', ()
     const { header, before } = split(text, '2018-01-01');
     const all = priorRows(header, before);
     const rows = all.get('LTC')!.slice(-16);
-    const r = await predictSeries([{ symbol: 'LTC', rows, lead: 6 }, { symbol: 'NEW', rows: rows.slice(-3), lead: 3 }], model, inference);
+    const r = await predictSeries(
+      [
+        { symbol: 'LTC', rows, lead: 6 },
+        { symbol: 'NEW', rows: rows.slice(-3), lead: 3 },
+      ],
+      model,
+      inference,
+    );
     expect(r.unknown).to.deep.equal(['NEW']);
     const ltc = r.predictions[0]!;
     expect(ltc.rows.length).to.equal(10);

@@ -15,13 +15,15 @@ import { fixture, shared } from '../helpers/paths.js';
 
 const HEADER = 'symbol,,slug,name,date,ranknow,open,high,low,close,volume,market,close_ratio,spread';
 const TEST_CSV = shared('data/crypto_test.csv');
-const close = (actual: number, expected: number, tol: number, what: string) => expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).to.be.at.most(tol);
+const close = (actual: number, expected: number, tol: number, what: string) =>
+  expect(Math.abs(actual - expected), `${what}: ${actual} vs ${expected}`).to.be.at.most(tol);
 
 describe('prediction engine (golden values, SPEC §7)', () => {
   let model: LoadedModel;
   let inference: InferenceEngine;
   let reference: Record<string, string>[];
-  const run = (text: string | Buffer, mode: 'anchored' | 'integrated' = 'anchored') => predictCsv(Readable.from([Buffer.from(text)]), model, inference, { mode });
+  const run = (text: string | Buffer, mode: 'anchored' | 'integrated' = 'anchored') =>
+    predictCsv(Readable.from([Buffer.from(text)]), model, inference, { mode });
 
   before(async () => {
     await initBackend();
@@ -94,11 +96,17 @@ describe('prediction engine (golden values, SPEC §7)', () => {
     expect(result.counts).to.include({ symbols: 4, predicted: 3, skipped: 1, predictionRows: 180 });
     const doge = result.symbols.find((s) => s.symbol === 'DOGE')!;
     expect(doge.status).to.equal('skipped');
-    expect(doge).to.have.property('reason').that.matches(/unknown symbol.*no scaler/);
+    expect(doge)
+      .to.have.property('reason')
+      .that.matches(/unknown symbol.*no scaler/);
   });
 
   it('predicts a symbol with fewer than 5 rows using zero padding', async () => {
-    const lines = fs.readFileSync(TEST_CSV, 'utf8').split('\n').filter((l) => l.startsWith('BTC,')).slice(0, 3);
+    const lines = fs
+      .readFileSync(TEST_CSV, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('BTC,'))
+      .slice(0, 3);
     const result = await run([HEADER, ...lines].join('\n'));
     expect(result.predictions).to.have.length(3);
     expect(result.forecasts).to.have.length(1);
@@ -112,7 +120,11 @@ describe('prediction engine (golden values, SPEC §7)', () => {
   });
 
   it('predicts rows given out of date order as if sorted', async () => {
-    const lines = fs.readFileSync(TEST_CSV, 'utf8').split('\n').filter((l) => l.startsWith('LTC,')).slice(0, 10);
+    const lines = fs
+      .readFileSync(TEST_CSV, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('LTC,'))
+      .slice(0, 10);
     const sorted = await run([HEADER, ...lines].join('\n'));
     const shuffled = await run([HEADER, ...[...lines].reverse()].join('\r\n'));
     expect(shuffled.predictions.map((p) => [p.date, p.predOpen])).to.deep.equal(sorted.predictions.map((p) => [p.date, p.predOpen]));
@@ -129,7 +141,10 @@ describe('prediction engine (golden values, SPEC §7)', () => {
   });
 
   it('fails the run when every symbol is skipped: nothing to predict', async () => {
-    const lines = fs.readFileSync(TEST_CSV, 'utf8').split('\n').filter((l) => l.startsWith('DOGE,'));
+    const lines = fs
+      .readFileSync(TEST_CSV, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('DOGE,'));
     try {
       await run([HEADER, ...lines].join('\n'));
       expect.fail('expected an InputFileError');
@@ -145,5 +160,4 @@ describe('prediction engine (golden values, SPEC §7)', () => {
     expect(rows.map((r) => r.symbol)).to.deep.equal([`'=HYPERLINK("http://x")`, "'@SUM(A1)", "'\tX"]);
     expect(rows[0]).to.include({ val_open: '-5', pred_open: '-4.5' });
   });
-
 });

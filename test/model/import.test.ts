@@ -9,8 +9,13 @@ import { initBackend } from '../../model/backend.js';
 import { importModel, type ImportedModel } from '../../model/import.js';
 import { layersModelFromH5, readKerasH5 } from '../../model/keras-h5.js';
 import {
-  MODEL_VERSION_FILES, ModelStoreError, listModelVersionFiles, loadModelFromSources, loadModelVersionFromFiles,
-  readModelVersion, writeModelVersion,
+  MODEL_VERSION_FILES,
+  ModelStoreError,
+  listModelVersionFiles,
+  loadModelFromSources,
+  loadModelVersionFromFiles,
+  readModelVersion,
+  writeModelVersion,
 } from '../../model/model-store.js';
 import type { LoadedModel } from '../../model/types.js';
 import { shared } from '../helpers/paths.js';
@@ -111,11 +116,13 @@ describe('model import and model versions', () => {
   it('model.json + weights.bin load with the stock TensorFlow.js loader too', async () => {
     const modelJson = JSON.parse(versionFiles.get('model.json')!.toString());
     const bin = versionFiles.get('weights.bin')!;
-    const stock = await tfl.loadLayersModel(tf.io.fromMemory({
-      modelTopology: modelJson.modelTopology,
-      weightSpecs: modelJson.weightsManifest[0].weights,
-      weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
-    }));
+    const stock = await tfl.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: modelJson.modelTopology,
+        weightSpecs: modelJson.weightsManifest[0].weights,
+        weightData: bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.length),
+      }),
+    );
     const fromDisk = keep(await readModelVersion(imported.dir));
     const x = windows(4);
     try {
@@ -154,8 +161,9 @@ describe('model import and model versions', () => {
     const tampered = new Map(versionFiles);
     tampered.set('scalers.json', Buffer.from(versionFiles.get('scalers.json')!.toString().replace('"nSamplesSeen":1967', '"nSamplesSeen":1968')));
     expect(tampered.get('scalers.json')).to.not.deep.equal(versionFiles.get('scalers.json'));
-    expect(await rejection(loadModelVersionFromFiles(tampered, 's3://b/models/x')))
-      .to.match(/^s3:\/\/b\/models\/x: files do not match version "v-[0-9a-f]{16}" \(their content gives v-[0-9a-f]{16}\)$/);
+    expect(await rejection(loadModelVersionFromFiles(tampered, 's3://b/models/x'))).to.match(
+      /^s3:\/\/b\/models\/x: files do not match version "v-[0-9a-f]{16}" \(their content gives v-[0-9a-f]{16}\)$/,
+    );
     const partial = new Map(versionFiles);
     partial.delete('weights.bin');
     expect(await rejection(loadModelVersionFromFiles(partial, 'mem'))).to.equal('mem: not a model version, missing weights.bin');

@@ -79,7 +79,10 @@ describe('inference pool (the fast engine on worker threads)', () => {
 
   it('refuses a batch whose segments do not match its count, naming the numbers', async () => {
     const batch = { ...batchOf([10]), count: 12 };
-    const err = await pooled.predictBatch(batch).then(() => undefined, (e: unknown) => e);
+    const err = await pooled.predictBatch(batch).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(InferenceInputError);
     expect((err as Error).message).to.equal('fast engine: the segments hold 11 windows, the batch says 12');
   });
@@ -91,7 +94,10 @@ describe('inference pool (the fast engine on worker threads)', () => {
     const closing = other.close();
     expect(other.close()).to.equal(closing);
     await closing;
-    const err = await engine.predictBatch(batchOf([4])).then(() => undefined, (e: unknown) => e);
+    const err = await engine.predictBatch(batchOf([4])).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     expect(err).to.be.instanceOf(InferencePoolError);
     expect((err as Error).message).to.equal('inference pool: used after close()');
   });

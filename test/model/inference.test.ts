@@ -79,7 +79,10 @@ function kerasModelOf(model: tfl.LayersModel): KerasModel {
   return {
     modelConfig: model.toJSON(null, false) as Record<string, unknown>,
     layerWeights: new Map(
-      model.layers.map((layer) => [layer.name, layer.getWeights().map((w, i) => ({ name: layer.weights[i]!.originalName, shape: w.shape, values: w.dataSync() as Float32Array }))]),
+      model.layers.map((layer) => [
+        layer.name,
+        layer.getWeights().map((w, i) => ({ name: layer.weights[i]!.originalName, shape: w.shape, values: w.dataSync() as Float32Array })),
+      ]),
     ),
   };
 }
@@ -237,17 +240,26 @@ describe('inference engines', () => {
 
     it('refuses a model of another architecture, naming the difference', () => {
       const lstm = tfl.sequential({
-        layers: [tfl.layers.bidirectional({ layer: tfl.layers.lstm({ units: 4, recurrentInitializer: 'zeros' }) as never, inputShape: [SEQ_LEN, FEATURES] }), tfl.layers.dense({ units: 1 })],
+        layers: [
+          tfl.layers.bidirectional({ layer: tfl.layers.lstm({ units: 4, recurrentInitializer: 'zeros' }) as never, inputShape: [SEQ_LEN, FEATURES] }),
+          tfl.layers.dense({ units: 1 }),
+        ],
       });
       expect(() => createFastEngine(kerasModelOf(lstm))).to.throw(UnsupportedModelError, /Bidirectional\(GRU\) -> BatchNormalization -> Dense/);
       const noBn = tfl.sequential({
         layers: [
-          tfl.layers.bidirectional({ layer: tfl.layers.gru({ units: 4, recurrentActivation: 'sigmoid', recurrentInitializer: 'zeros' }) as never, inputShape: [SEQ_LEN, FEATURES] }),
+          tfl.layers.bidirectional({
+            layer: tfl.layers.gru({ units: 4, recurrentActivation: 'sigmoid', recurrentInitializer: 'zeros' }) as never,
+            inputShape: [SEQ_LEN, FEATURES],
+          }),
           tfl.layers.batchNormalization(),
           tfl.layers.dense({ units: 1 }),
         ],
       });
-      expect(() => createFastEngine(kerasModelOf(noBn))).to.throw(UnsupportedModelError, /recurrent_activation is "sigmoid", the fast path supports only "hard_sigmoid"/);
+      expect(() => createFastEngine(kerasModelOf(noBn))).to.throw(
+        UnsupportedModelError,
+        /recurrent_activation is "sigmoid", the fast path supports only "hard_sigmoid"/,
+      );
       lstm.dispose();
       noBn.dispose();
     });
@@ -258,13 +270,19 @@ describe('inference engines', () => {
       const wider = editedConfig(h5, (layers) => (layers.find((l) => l.name === 'dense_1')!.config.units = 21));
       expect(() => createFastEngine(wider)).to.throw(UnsupportedModelError, /layer 'dense_1': weight 0 has shape \[100,20\], expected \[100,21\]/);
       const resetAfter = editedConfig(h5, (layers) => (layers.find((l) => l.name === 'bidirectional_1')!.config.layer.config.reset_after = true));
-      expect(() => createFastEngine(resetAfter)).to.throw(UnsupportedModelError, /layer 'bidirectional_1': reset_after is true, the fast path supports only false/);
+      expect(() => createFastEngine(resetAfter)).to.throw(
+        UnsupportedModelError,
+        /layer 'bidirectional_1': reset_after is true, the fast path supports only false/,
+      );
     });
 
     it('reads a Sequential model built in TensorFlow.js as well: fast matches layers on it', async () => {
       const seq = tfl.sequential({
         layers: [
-          tfl.layers.bidirectional({ layer: tfl.layers.gru({ units: 6, recurrentInitializer: 'glorotUniform', biasInitializer: 'randomNormal' }) as never, inputShape: [SEQ_LEN, FEATURES] }),
+          tfl.layers.bidirectional({
+            layer: tfl.layers.gru({ units: 6, recurrentInitializer: 'glorotUniform', biasInitializer: 'randomNormal' }) as never,
+            inputShape: [SEQ_LEN, FEATURES],
+          }),
           tfl.layers.batchNormalization({ betaInitializer: 'randomNormal', movingMeanInitializer: 'randomNormal' }),
           tfl.layers.dense({ units: 3, activation: 'relu', biasInitializer: 'ones' }),
           tfl.layers.dense({ units: 1 }),

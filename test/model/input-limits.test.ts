@@ -84,13 +84,24 @@ describe('input CSV limits (bounded input)', () => {
     const cr = await readInputCsv(Readable.from([Buffer.from(`${HEADER}\r${rows.join('\r')}\r`)]));
     expect(cr.symbols[0]!.rows.map((r) => r.date)).to.deep.equal(['2018-01-01', '2018-01-02', '2018-01-03']);
     const mixed = await readInputCsv(Readable.from([Buffer.from(`${HEADER}\r\n${rows[0]}\n${rows[1]}\r`), Buffer.from(`\n${rows[2]}\r\n`)]));
-    expect(mixed.symbols[0]!.rows.map((r) => [r.row, r.market])).to.deep.equal([[2, 10], [3, 10], [4, 10]]);
+    expect(mixed.symbols[0]!.rows.map((r) => [r.row, r.market])).to.deep.equal([
+      [2, 10],
+      [3, 10],
+      [4, 10],
+    ]);
   });
 });
 
 describe('input CSV data quality', () => {
   it('lists impossible prices per symbol with row, column and rule, in file order, capped with a count', async () => {
-    const lines = [HEADER, 'BTC,2018-01-01,-1,2,0.5,1,10', 'BTC,2018-01-02,1,0.4,0.5,1,10', 'BTC,2018-01-03,1,2,0.5,0,10', 'BTC,2018-01-04,3,2,0.5,1,10', 'LTC,2018-01-01,1,2,0.5,1,10'];
+    const lines = [
+      HEADER,
+      'BTC,2018-01-01,-1,2,0.5,1,10',
+      'BTC,2018-01-02,1,0.4,0.5,1,10',
+      'BTC,2018-01-03,1,2,0.5,0,10',
+      'BTC,2018-01-04,3,2,0.5,1,10',
+      'LTC,2018-01-01,1,2,0.5,1,10',
+    ];
     for (let d = 10; d < 25; d++) lines.push(`XRP,2018-01-${d},1,2,0.5,9,10`);
     const p = await readInputCsv(Readable.from([Buffer.from(lines.join('\n'))]));
     const [btc, ltc, xrp] = p.symbols;

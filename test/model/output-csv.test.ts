@@ -17,7 +17,7 @@ describe('output CSV (bytes as the fast-csv writer wrote them)', () => {
     model = await loadModelFromSources(shared('model_out/model.h5'), shared('model_out/scaler.pkl'));
   });
 
-  it('writes the golden input\'s predictions and forecasts byte for byte as before, from the table and from row objects', async () => {
+  it("writes the golden input's predictions and forecasts byte for byte as before, from the table and from row objects", async () => {
     for (const mode of ['anchored', 'integrated'] as const) {
       const r = await predictCsv(fs.createReadStream(shared('data/crypto_test.csv')), model, createInference(model, 'fast'), { mode });
       const before = await reference.predictionsCsv(r.predictions);
@@ -33,7 +33,11 @@ describe('output CSV (bytes as the fast-csv writer wrote them)', () => {
     const symbols = ['=HYPERLINK("http://x")', '@SUM(A1)', '\tX', 'a,b', 'line\nbreak', 'cr\rx', 'pipe|x', 'nul\0x', '+1', '-2', 'plain', '"q"', ''];
     const text = ['symbol,date,open,high,low,close,market', ...symbols.map((s, i) => `${csvCell(s)},2018-01-0${1 + (i % 9)},10,12,9,11,1000`)].join('\n');
     const known = [...model.scalers.symbols.keys()][0]!;
-    const rows = (await predictCsv(Readable.from([Buffer.from(`${text}\n${known},2018-01-01,10,12,9,11,1000\n`)]), model, createInference(model, 'fast'), { mode: 'anchored' })).predictions;
+    const rows = (
+      await predictCsv(Readable.from([Buffer.from(`${text}\n${known},2018-01-01,10,12,9,11,1000\n`)]), model, createInference(model, 'fast'), {
+        mode: 'anchored',
+      })
+    ).predictions;
     const hostile = symbols.map((symbol, i) => ({ ...rows[0]!, symbol, index: i, valOpen: i % 2 ? '-5' : '1.5E+03' }));
     expect(await predictionsCsv(hostile)).to.equal(await reference.predictionsCsv(hostile));
     expect(await predictionsCsv([])).to.equal(await reference.predictionsCsv([]));

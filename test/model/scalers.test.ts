@@ -67,31 +67,61 @@ describe('scalers (scaler.pkl -> ScalerSet -> scalers.json)', () => {
     };
 
     it('a missing column, naming symbol and column', () => {
-      expect(scalerError(() => scalersFromJson(edited((d) => delete d.symbols.LTC.v_spread), 'x.json')))
-        .to.equal("x.json: symbol 'LTC' has no scaler for column 'v_spread'");
+      expect(
+        scalerError(() =>
+          scalersFromJson(
+            edited((d) => delete d.symbols.LTC.v_spread),
+            'x.json',
+          ),
+        ),
+      ).to.equal("x.json: symbol 'LTC' has no scaler for column 'v_spread'");
     });
     it('a zero scale', () => {
-      expect(scalerError(() => scalersFromJson(edited((d) => (d.symbols.XRP.close.scale = 0)), 'x.json')))
-        .to.equal("x.json: symbol 'XRP' column 'close': scale is 0, must be > 0");
+      expect(
+        scalerError(() =>
+          scalersFromJson(
+            edited((d) => (d.symbols.XRP.close.scale = 0)),
+            'x.json',
+          ),
+        ),
+      ).to.equal("x.json: symbol 'XRP' column 'close': scale is 0, must be > 0");
     });
     it('a non-finite value', () => {
-      expect(scalerError(() => scalersFromJson(edited((d) => (d.symbols.BTC.high.mean = null)), 'x.json')))
-        .to.equal("x.json: symbol 'BTC' column 'high': mean is null, not a finite number");
+      expect(
+        scalerError(() =>
+          scalersFromJson(
+            edited((d) => (d.symbols.BTC.high.mean = null)),
+            'x.json',
+          ),
+        ),
+      ).to.equal("x.json: symbol 'BTC' column 'high': mean is null, not a finite number");
     });
     it('feature columns in another order', () => {
-      expect(scalerError(() => scalersFromJson(edited((d) => d.hypers.featCols.reverse()), 'x.json')))
-        .to.match(/^x\.json: model_hypers\.feat_cols is \["log_shares",.*the engine's feature order is \["open",/);
+      expect(
+        scalerError(() =>
+          scalersFromJson(
+            edited((d) => d.hypers.featCols.reverse()),
+            'x.json',
+          ),
+        ),
+      ).to.match(/^x\.json: model_hypers\.feat_cols is \["log_shares",.*the engine's feature order is \["open",/);
     });
     it('a scalers.json of another format', () => {
-      expect(scalerError(() => scalersFromJson(edited((d) => (d.format = 'other')), 'x.json')))
-        .to.equal(`x.json: format is "other", expected 'scalers-json/1'`);
+      expect(
+        scalerError(() =>
+          scalersFromJson(
+            edited((d) => (d.format = 'other')),
+            'x.json',
+          ),
+        ),
+      ).to.equal(`x.json: format is "other", expected 'scalers-json/1'`);
     });
     it('a pickle that is not the scaler dict, naming the file', () => {
       // protocol 3: an empty dict, then STOP
-      expect(scalerError(() => scalerSetFromPickle(Uint8Array.from([0x80, 3, 0x7d, 0x2e]), 'empty.pkl')))
-        .to.equal("empty.pkl: no 'model_hypers' dict");
-      expect(scalerError(() => scalerSetFromPickle(Uint8Array.from([0x80, 3, 0x7d]), 'cut.pkl')))
-        .to.equal('cut.pkl: truncated stream: ended without STOP (at byte 3)');
+      expect(scalerError(() => scalerSetFromPickle(Uint8Array.from([0x80, 3, 0x7d, 0x2e]), 'empty.pkl'))).to.equal("empty.pkl: no 'model_hypers' dict");
+      expect(scalerError(() => scalerSetFromPickle(Uint8Array.from([0x80, 3, 0x7d]), 'cut.pkl'))).to.equal(
+        'cut.pkl: truncated stream: ended without STOP (at byte 3)',
+      );
     });
   });
 });

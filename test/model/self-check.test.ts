@@ -24,7 +24,10 @@ describe('model self-check: a version proves its numbers on the backend that ser
     expect(check).to.include({ format: 'model-check/1', tolerance: 1e-4, seqLen: 5, features: 13 });
     expect(check.reference.engine).to.equal('layers');
     expect(check.windows).to.have.length(16);
-    expect(check.windows[0].every((v: number) => v === 0), 'a symbol-start window').to.equal(true);
+    expect(
+      check.windows[0].every((v: number) => v === 0),
+      'a symbol-start window',
+    ).to.equal(true);
     expect(Array.from(checkWindows(5, 13).subarray(65, 130))).to.deep.equal(check.windows[1]);
   });
 
@@ -49,11 +52,16 @@ describe('model self-check: a version proves its numbers on the backend that ser
     engine.dispose();
     expect(result.ok).to.equal(false);
     expect(result.failures.map((f) => f.window)).to.deep.equal([7]);
-    expect(new ModelCheckFailedError('v-x', result, 'wasm').message).to.match(/^model version v-x failed its check on the wasm backend: 1 of 16 windows off by more than the tolerance \(max \|diff\| 1\.00e-2; window 7: /);
+    expect(new ModelCheckFailedError('v-x', result, 'wasm').message).to.match(
+      /^model version v-x failed its check on the wasm backend: 1 of 16 windows off by more than the tolerance \(max \|diff\| 1\.00e-2; window 7: /,
+    );
   });
 
   it('refuses a malformed check file, and a version without one', async () => {
-    expect(() => parseModelCheck(Buffer.from('{"format":"model-check/1","windows":[],"expected":[]}'), 'check.json')).to.throw(ModelCheckFileError, /at least one/);
+    expect(() => parseModelCheck(Buffer.from('{"format":"model-check/1","windows":[],"expected":[]}'), 'check.json')).to.throw(
+      ModelCheckFileError,
+      /at least one/,
+    );
     const without = new Map(files);
     without.delete('check.json');
     try {

@@ -5,7 +5,17 @@ import { ConfigError } from '../../worker/runtime/config.js';
 import { defaultAsOf, trainTaskConfigFromEnv } from '../../worker/tasks/train.js';
 
 const entry = (action: ChangeLogEntry['action'], previous: string | null, inService: string | null, version = inService ?? 'x'): ChangeLogEntry => ({
-  schema: 'crypto-open-fleet/registry-log/1', id: 'i', at: 't', action, principal: 'p', version, previous, inService, status: 'approved', reason: 'r', evidence: {},
+  schema: 'crypto-open-fleet/registry-log/1',
+  id: 'i',
+  at: 't',
+  action,
+  principal: 'p',
+  version,
+  previous,
+  inService,
+  status: 'approved',
+  reason: 'r',
+  evidence: {},
 });
 
 describe('registry: the versions in service from the change log', () => {
@@ -25,13 +35,38 @@ describe('registry: the versions in service from the change log', () => {
 });
 
 describe('accuracy: scoring forecasts against actuals (hand-computed)', () => {
-  const f = (symbol: string, date: string, version: string, forecast: number, naive: number): DayForecast => ({ symbol, date, version, role: 'in-service', forecast, naive });
+  const f = (symbol: string, date: string, version: string, forecast: number, naive: number): DayForecast => ({
+    symbol,
+    date,
+    version,
+    role: 'in-service',
+    forecast,
+    naive,
+  });
   const actuals = new Map([
-    ['BTC', new Map([['2020-01-02', 100], ['2020-01-03', 110]])],
-    ['LTC', new Map([['2020-01-02', 10], ['2020-01-03', 12]])],
+    [
+      'BTC',
+      new Map([
+        ['2020-01-02', 100],
+        ['2020-01-03', 110],
+      ]),
+    ],
+    [
+      'LTC',
+      new Map([
+        ['2020-01-02', 10],
+        ['2020-01-03', 12],
+      ]),
+    ],
   ]);
   const rows = scoreForecasts(
-    [f('BTC', '2020-01-02', 'v1', 103, 99), f('LTC', '2020-01-02', 'v1', 9, 11), f('BTC', '2020-01-03', 'v1', 104, 100), f('LTC', '2020-01-03', 'v1', 12.5, 10), f('BTC', '2020-01-04', 'v1', 1, 1)],
+    [
+      f('BTC', '2020-01-02', 'v1', 103, 99),
+      f('LTC', '2020-01-02', 'v1', 9, 11),
+      f('BTC', '2020-01-03', 'v1', 104, 100),
+      f('LTC', '2020-01-03', 'v1', 12.5, 10),
+      f('BTC', '2020-01-04', 'v1', 1, 1),
+    ],
     actuals,
   );
 
@@ -51,12 +86,24 @@ describe('accuracy: scoring forecasts against actuals (hand-computed)', () => {
   it('counts the consecutive latest days worse than naive', () => {
     // Day 2: 4 vs 2 (worse); day 3: 6.5 vs 12 (better).
     expect(worseDays(rows, 'v1')).to.equal(0);
-    expect(worseDays(rows.filter((r) => r.date === '2020-01-02'), 'v1')).to.equal(1);
+    expect(
+      worseDays(
+        rows.filter((r) => r.date === '2020-01-02'),
+        'v1',
+      ),
+    ).to.equal(1);
     expect(worseDays(rows, 'other')).to.equal(0);
   });
 
   it('counts a symbol-day scored by two runs once (the later record)', () => {
-    const rec = (runId: string, at: string, err: number): AccuracyRecord => ({ schema: 'crypto-open-fleet/accuracy/1', date: '2020-01-02', runId, inputKey: 'k', recordedAt: at, rows: [{ ...rows[0]!, absError: err }] });
+    const rec = (runId: string, at: string, err: number): AccuracyRecord => ({
+      schema: 'crypto-open-fleet/accuracy/1',
+      date: '2020-01-02',
+      runId,
+      inputKey: 'k',
+      recordedAt: at,
+      rows: [{ ...rows[0]!, absError: err }],
+    });
     const kept = dedupeRows([rec('b', '2020-01-02T02:00:00Z', 5), rec('a', '2020-01-02T01:00:00Z', 3)]);
     expect(kept.map((r) => r.absError)).to.deep.equal([5]);
   });
@@ -64,9 +111,19 @@ describe('accuracy: scoring forecasts against actuals (hand-computed)', () => {
 
 describe('the training task configuration (environment)', () => {
   it('reads the bucket and training settings, with defaults, and names the variable at fault', () => {
-    const c = trainTaskConfigFromEnv({ BUCKET: 'b', TRAIN_EPOCHS: '3', TRAIN_SEED: '5', TRAIN_SYMBOLS: 'BTC, LTC', CODE_VERSION: `repo:git-1@sha256:${'a'.repeat(64)}` }, new Date('2026-03-02T08:00:00Z'));
+    const c = trainTaskConfigFromEnv(
+      { BUCKET: 'b', TRAIN_EPOCHS: '3', TRAIN_SEED: '5', TRAIN_SYMBOLS: 'BTC, LTC', CODE_VERSION: `repo:git-1@sha256:${'a'.repeat(64)}` },
+      new Date('2026-03-02T08:00:00Z'),
+    );
     expect(c.bucket).to.equal('b');
-    expect(c.train).to.include({ asOf: '2026-03-01', epochs: 3, seed: 5, validationRows: 15, pointerKey: 'models/current.json', imageDigest: `sha256:${'a'.repeat(64)}` });
+    expect(c.train).to.include({
+      asOf: '2026-03-01',
+      epochs: 3,
+      seed: 5,
+      validationRows: 15,
+      pointerKey: 'models/current.json',
+      imageDigest: `sha256:${'a'.repeat(64)}`,
+    });
     expect(c.train.symbols).to.deep.equal(['BTC', 'LTC']);
     expect(defaultAsOf(new Date('2026-01-01T00:00:00Z'))).to.equal('2025-12-31');
     expect(() => trainTaskConfigFromEnv({})).to.throw(ConfigError, 'BUCKET is not set');

@@ -13,12 +13,21 @@ const AWS_SAMPLE = JSON.stringify({
       eventName: 'ObjectCreated:Put',
       userIdentity: { principalId: 'AWS:AIDAINPONIXQXHT3IKHL2' },
       requestParameters: { sourceIPAddress: '205.255.255.255' },
-      responseElements: { 'x-amz-request-id': 'D82B88E5F771F645', 'x-amz-id-2': 'vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=' },
+      responseElements: {
+        'x-amz-request-id': 'D82B88E5F771F645',
+        'x-amz-id-2': 'vlR7PnpV2Ce81l0PRw6jlUpck7Jo5ZsQjryTjKlc5aLWGVHPZLj5NeC6qMa0emYBDXOo6QBU0Wo=',
+      },
       s3: {
         s3SchemaVersion: '1.0',
         configurationId: '828aa6fc-f7b5-4305-8584-487c791949c1',
         bucket: { name: 'crypto-open', ownerIdentity: { principalId: 'A3I5XTEXAMAI3E' }, arn: 'arn:aws:s3:::crypto-open' },
-        object: { key: 'incoming/team+a/c%2B%2B+data.csv', size: 1305107, eTag: 'b21b84d653bb07b05b1e6b33684dc11b', versionId: '096fKKXTRTtl3on89fVO.nfljtsv6qko', sequencer: '0055AED6DCD90281E5' },
+        object: {
+          key: 'incoming/team+a/c%2B%2B+data.csv',
+          size: 1305107,
+          eTag: 'b21b84d653bb07b05b1e6b33684dc11b',
+          versionId: '096fKKXTRTtl3on89fVO.nfljtsv6qko',
+          sequencer: '0055AED6DCD90281E5',
+        },
       },
     },
   ],
@@ -89,7 +98,8 @@ describe('shared/s3-event', () => {
 
     it('recognises the s3:TestEvent', () => {
       expect(parseQueueMessage(JSON.stringify(buildS3TestEvent('crypto-open')))).to.deep.equal({ kind: 's3-test', bucket: 'crypto-open' });
-      const aws = '{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2014-10-13T15:57:02.089Z","Bucket":"bucketname","RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}';
+      const aws =
+        '{"Service":"Amazon S3","Event":"s3:TestEvent","Time":"2014-10-13T15:57:02.089Z","Bucket":"bucketname","RequestId":"5582815E1AEA5ADF","HostId":"8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}';
       expect(parseQueueMessage(aws)).to.deep.equal({ kind: 's3-test', bucket: 'bucketname' });
     });
 
@@ -148,10 +158,24 @@ describe('shared/s3-event', () => {
   describe('buildS3Event', () => {
     it('builds the record AWS sends, key encoded, no versionId unless given', () => {
       const t = new Date('2024-05-01T12:00:00.000Z');
-      const { Records } = buildS3Event({ bucket: 'crypto-open-local', key: 'incoming/a b.csv', size: 10, eTag: '"abc"', sequencer: '0190A', eventTime: t, region: 'eu-west-1' });
+      const { Records } = buildS3Event({
+        bucket: 'crypto-open-local',
+        key: 'incoming/a b.csv',
+        size: 10,
+        eTag: '"abc"',
+        sequencer: '0190A',
+        eventTime: t,
+        region: 'eu-west-1',
+      });
       expect(Records).to.have.length(1);
       const r = Records[0];
-      expect(r).to.include({ eventVersion: '2.1', eventSource: 'aws:s3', awsRegion: 'eu-west-1', eventTime: '2024-05-01T12:00:00.000Z', eventName: 'ObjectCreated:Put' });
+      expect(r).to.include({
+        eventVersion: '2.1',
+        eventSource: 'aws:s3',
+        awsRegion: 'eu-west-1',
+        eventTime: '2024-05-01T12:00:00.000Z',
+        eventName: 'ObjectCreated:Put',
+      });
       expect(r.s3.bucket).to.include({ name: 'crypto-open-local', arn: 'arn:aws:s3:::crypto-open-local' });
       expect(r.s3.object).to.deep.equal({ key: 'incoming/a+b.csv', size: 10, eTag: 'abc', sequencer: '0190A' });
       const versioned = buildS3Event({ bucket: 'b', key: 'k', size: 1, eTag: 'e', sequencer: '1', versionId: 'v1' });

@@ -36,14 +36,19 @@ const onInvalid = (result: { success: boolean; error?: { issues: { path: Propert
 };
 
 const idParam = z.object({
-  id: z.string().refine((s) => UPLOAD_ID.test(s) || RUN_ID.test(s), { message: 'expected an upload id (a UUID from POST /runs) or a run id (<yyyymmddThhmmssZ>-<16 hex>)' }),
+  id: z.string().refine((s) => UPLOAD_ID.test(s) || RUN_ID.test(s), {
+    message: 'expected an upload id (a UUID from POST /runs) or a run id (<yyyymmddThhmmssZ>-<16 hex>)',
+  }),
 });
 const statusQuery = z.object({
   version: z.string().min(1).max(1024).optional(),
   etag: z.string().min(1).max(128).optional(),
 });
 const dateParam = z.object({
-  date: z.string().regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'expected a date YYYY-MM-DD' }).refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), { message: 'not a calendar date' }),
+  date: z
+    .string()
+    .regex(/^\d{4}-\d{2}-\d{2}$/, { message: 'expected a date YYYY-MM-DD' })
+    .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), { message: 'not a calendar date' }),
 });
 
 export function statusPath(uploadId: string, upload: { versionId: string | null; etag: string }): string {
@@ -60,7 +65,8 @@ export function createApiApp({ s3, config }: ApiDeps): Hono {
     '/runs',
     async (c, next) => {
       const type = c.req.header('content-type') ?? '';
-      if (!CSV_TYPE.test(type)) return problem(c, 415, 'Unsupported Media Type', `POST /runs takes a CSV body with Content-Type text/csv, got ${type ? JSON.stringify(type) : 'none'}`);
+      if (!CSV_TYPE.test(type))
+        return problem(c, 415, 'Unsupported Media Type', `POST /runs takes a CSV body with Content-Type text/csv, got ${type ? JSON.stringify(type) : 'none'}`);
       await next();
     },
     bodyLimit({
@@ -68,7 +74,13 @@ export function createApiApp({ s3, config }: ApiDeps): Hono {
       onError: (c) => {
         // The rest of the body is not read: the connection cannot carry another request.
         c.header('connection', 'close');
-        return problem(c, 413, 'Content Too Large', `the body is over the ${config.maxBodyBytes.toLocaleString('en-US')}-byte limit of POST /runs; use POST /runs/uploads for a presigned S3 upload`, { limit: config.maxBodyBytes });
+        return problem(
+          c,
+          413,
+          'Content Too Large',
+          `the body is over the ${config.maxBodyBytes.toLocaleString('en-US')}-byte limit of POST /runs; use POST /runs/uploads for a presigned S3 upload`,
+          { limit: config.maxBodyBytes },
+        );
       },
     }),
     async (c) => {
@@ -80,7 +92,10 @@ export function createApiApp({ s3, config }: ApiDeps): Hono {
       const upload: UploadRef = { bucket: config.bucket, key, versionId: put.VersionId ?? null, etag: unquote(put.ETag ?? '') };
       const statusUrl = statusPath(id, upload);
       c.header('location', statusUrl);
-      return c.json({ id, status: 'pending' as const, upload, bytes: body.length, pred_url: s3Url(config.bucket, predictionsKey(key)), status_url: statusUrl }, 202);
+      return c.json(
+        { id, status: 'pending' as const, upload, bytes: body.length, pred_url: s3Url(config.bucket, predictionsKey(key)), status_url: statusUrl },
+        202,
+      );
     },
   );
 
@@ -107,7 +122,8 @@ export function createApiApp({ s3, config }: ApiDeps): Hono {
     const { id } = c.req.valid('param');
     if (RUN_ID.test(id)) {
       const view = await runView(store, id, id, null);
-      if (view.status === 'pending' && !view.upload) throw new ApiProblem(404, 'Not Found', `no run ${id}: neither runs/${id}/manifest.json nor runs/${id}/error.json exists`);
+      if (view.status === 'pending' && !view.upload)
+        throw new ApiProblem(404, 'Not Found', `no run ${id}: neither runs/${id}/manifest.json nor runs/${id}/error.json exists`);
       return c.json(view);
     }
     const key = apiUploadKey(id);
@@ -116,7 +132,8 @@ export function createApiApp({ s3, config }: ApiDeps): Hono {
     try {
       head = await s3.send(new HeadObjectCommand({ Bucket: config.bucket, Key: key, ...(q.version ? { VersionId: q.version } : {}) }));
     } catch (err) {
-      if (isNotFound(err)) throw new ApiProblem(404, 'Not Found', `no upload ${id}: ${s3Url(config.bucket, key)} does not exist${q.version ? ` in version ${q.version}` : ''}`);
+      if (isNotFound(err))
+        throw new ApiProblem(404, 'Not Found', `no upload ${id}: ${s3Url(config.bucket, key)} does not exist${q.version ? ` in version ${q.version}` : ''}`);
       throw err;
     }
     const upload: UploadRef = { bucket: config.bucket, key, versionId: q.version ?? head.VersionId ?? null, etag: q.etag ?? unquote(head.ETag ?? '') };

@@ -46,5 +46,8 @@ export async function modelsView(store: ApiStore): Promise<{ pointer: { version:
       };
     }),
   );
-  return { pointer: pointer ? { version: pointer.version, prefix: pointer.prefix } : null, versions: versions.filter((v): v is ModelVersionView => v !== null) };
+  return {
+    pointer: pointer ? { version: pointer.version, prefix: pointer.prefix } : null,
+    versions: versions.filter((v): v is ModelVersionView => v !== null),
+  };
 }

@@ -41,8 +41,16 @@ export async function uploadRunStatus(store: ApiStore, id: string, upload: Uploa
 export async function runView(store: ApiStore, id: string, runId: string, upload: UploadRef | null): Promise<RunStatusView> {
   const manifest = await store.json<RunManifest>(runKey(runId, 'manifest'));
   if (manifest) {
-    const skipped = manifest.symbols.flatMap((s) => (s.status === 'skipped' ? [{ symbol: s.symbol, reason: s.reason, ...(s.row !== undefined ? { row: s.row } : {}), ...(s.column !== undefined ? { column: s.column } : {}) }] : []));
-    const [predictions, forecast, manifestUrl] = await Promise.all([store.presignGet(runKey(runId, 'preds')), store.presignGet(runKey(runId, 'forecast')), store.presignGet(runKey(runId, 'manifest'))]);
+    const skipped = manifest.symbols.flatMap((s) =>
+      s.status === 'skipped'
+        ? [{ symbol: s.symbol, reason: s.reason, ...(s.row !== undefined ? { row: s.row } : {}), ...(s.column !== undefined ? { column: s.column } : {}) }]
+        : [],
+    );
+    const [predictions, forecast, manifestUrl] = await Promise.all([
+      store.presignGet(runKey(runId, 'preds')),
+      store.presignGet(runKey(runId, 'forecast')),
+      store.presignGet(runKey(runId, 'manifest')),
+    ]);
     return {
       id,
       status: 'succeeded',
@@ -61,7 +69,9 @@ export async function runView(store: ApiStore, id: string, runId: string, upload
   if (error) {
     const input = error.input;
     // A failure to be retried is final only once the upload's status record says so (the last attempt).
-    const final = error.error.disposition !== 'retry' || (await store.json<UploadStatus>(uploadStatusKey(input.bucket, input.key, input.versionId ?? input.etag ?? '')))?.status === 'failed';
+    const final =
+      error.error.disposition !== 'retry' ||
+      (await store.json<UploadStatus>(uploadStatusKey(input.bucket, input.key, input.versionId ?? input.etag ?? '')))?.status === 'failed';
     return {
       id,
       status: final ? 'failed' : 'pending',

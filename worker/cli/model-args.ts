@@ -1,7 +1,14 @@
 import os from 'node:os';
 import path from 'node:path';
 import { parseBackendName, type BackendName } from '../../model/backend.js';
-import { loadModelVersionFromFiles, ModelStoreError, versionFilesFromSources, versionFilesInFolder, versionFilesInModelFolder, type ResolvedModelFiles } from '../../model/model-store.js';
+import {
+  loadModelVersionFromFiles,
+  ModelStoreError,
+  versionFilesFromSources,
+  versionFilesInFolder,
+  versionFilesInModelFolder,
+  type ResolvedModelFiles,
+} from '../../model/model-store.js';
 import type { LoadedModel } from '../../model/types.js';
 import { WORKER_ENV } from '../../shared/worker-env.js';
 

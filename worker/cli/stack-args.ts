@@ -48,7 +48,13 @@ function resolveTarget(args: StackArgs, env: NodeJS.ProcessEnv): StackTarget {
   if (kind === 'local') {
     if (args['pulumi-outputs'] !== undefined) throw new StackArgsError('--pulumi-outputs applies only with --target aws');
     const endpointFor = (serviceVar: string): string => {
-      const [value, name] = endpointUrl ? [endpointUrl, '--endpoint-url'] : env[serviceVar] ? [env[serviceVar]!, serviceVar] : env.AWS_ENDPOINT_URL ? [env.AWS_ENDPOINT_URL, 'AWS_ENDPOINT_URL'] : [localEndpoint(), 'the default'];
+      const [value, name] = endpointUrl
+        ? [endpointUrl, '--endpoint-url']
+        : env[serviceVar]
+          ? [env[serviceVar]!, serviceVar]
+          : env.AWS_ENDPOINT_URL
+            ? [env.AWS_ENDPOINT_URL, 'AWS_ENDPOINT_URL']
+            : [localEndpoint(), 'the default'];
       checkUrl(value, name);
       return value.replace(/\/+$/, '');
     };
@@ -75,7 +81,9 @@ function resolveTarget(args: StackArgs, env: NodeJS.ProcessEnv): StackTarget {
     !dlqUrl && `${WORKER_ENV.dlqUrl} (or "${STACK_OUTPUT.dlqUrl}")`,
   ].filter(Boolean);
   if (missing.length) {
-    throw new StackArgsError(`--target aws needs ${missing.join(', ')}; set the variables or pass --pulumi-outputs <file> with the output of \`pulumi stack output --json\``);
+    throw new StackArgsError(
+      `--target aws needs ${missing.join(', ')}; set the variables or pass --pulumi-outputs <file> with the output of \`pulumi stack output --json\``,
+    );
   }
   checkUrl(queueUrl!, WORKER_ENV.queueUrl);
   checkUrl(dlqUrl!, WORKER_ENV.dlqUrl);

@@ -15,7 +15,12 @@ Every read, upload and redrive is made with your credentials (the default AWS cr
 export async function main(argv: string[], io: CommandIo): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { ...STACK_ARGS, port: { type: 'string', default: '4571' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { ...STACK_ARGS, port: { type: 'string', default: '4571' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    }));
   } catch (err) {
     io.err(`console: ${(err as Error).message}\n${USAGE}`);
     return 2;

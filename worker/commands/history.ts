@@ -20,7 +20,12 @@ const ISO = /^\d{4}-\d{2}-\d{2}$/;
 export async function main(argv: string[], io: CommandIo): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, options: { ...STACK_ARGS, from: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: argv,
+      options: { ...STACK_ARGS, from: { type: 'string' }, to: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (err) {
     io.err(`history: ${(err as Error).message}\n${USAGE}`);
     return 2;
@@ -53,7 +58,9 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   try {
     if (verb === 'load') {
       const { record, alreadyLoaded } = await loadHistoryFile(objects, arg);
-      io.out(`${alreadyLoaded ? 'already loaded' : 'loaded'} ${record.file.name} (sha256 ${record.file.sha256.slice(0, 12)}): ${record.rows} rows of ${record.symbols.loaded.length} symbols in ${record.segments.length} segments (load ${record.loadId})`);
+      io.out(
+        `${alreadyLoaded ? 'already loaded' : 'loaded'} ${record.file.name} (sha256 ${record.file.sha256.slice(0, 12)}): ${record.rows} rows of ${record.symbols.loaded.length} symbols in ${record.segments.length} segments (load ${record.loadId})`,
+      );
       for (const s of record.symbols.skipped) io.out(`skipped ${escapePrintable(s.symbol) || '(empty symbol)'}: ${s.reason}`);
       return 0;
     }

@@ -22,7 +22,13 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { ...STACK_ARGS, 'min-rows': { type: 'string', default: '30' }, 'as-of': { type: 'string' }, base: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        ...STACK_ARGS,
+        'min-rows': { type: 'string', default: '30' },
+        'as-of': { type: 'string' },
+        base: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -50,13 +56,22 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   }
   const objects = new BucketObjects(makeS3Client(target.clients), target.bucket);
   try {
-    const outcome = await extendScalersFromHistory(objects, { pointerKey: MODEL_POINTER_KEY, minRows, ...(asOf ? { asOf } : {}), ...(values.base ? { baseVersion: values.base } : {}) });
+    const outcome = await extendScalersFromHistory(objects, {
+      pointerKey: MODEL_POINTER_KEY,
+      minRows,
+      ...(asOf ? { asOf } : {}),
+      ...(values.base ? { baseVersion: values.base } : {}),
+    });
     const short = outcome.result.skipped.filter((s) => !s.reason.includes('already has'));
     if (outcome.version === null) {
-      io.err(`model extend-scalers: no new symbol has ${minRows} rows in the history (${short.length} below the threshold); nothing written, ${outcome.baseVersion} unchanged`);
+      io.err(
+        `model extend-scalers: no new symbol has ${minRows} rows in the history (${short.length} below the threshold); nothing written, ${outcome.baseVersion} unchanged`,
+      );
       return 1;
     }
-    io.err(`added scalers for ${outcome.result.added.length} symbols to ${outcome.baseVersion} (${short.length} below ${minRows} rows); candidate version, not in service`);
+    io.err(
+      `added scalers for ${outcome.result.added.length} symbols to ${outcome.baseVersion} (${short.length} below ${minRows} rows); candidate version, not in service`,
+    );
     io.out(outcome.version);
     return 0;
   } catch (err) {

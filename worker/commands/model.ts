@@ -16,7 +16,16 @@ import { publishModelVersion } from '../ops/model-publish.js';
 import { listModelVersions } from '../ops/model-versions.js';
 import { principalOf } from '../ops/principal.js';
 import {
-  initialStatus, readChangeLog, readStatusRecord, recordNewVersion, requireReason, reviewVersion, rollbackVersion, setShadowVersion, statusOf, useApprovedVersion,
+  initialStatus,
+  readChangeLog,
+  readStatusRecord,
+  recordNewVersion,
+  requireReason,
+  reviewVersion,
+  rollbackVersion,
+  setShadowVersion,
+  statusOf,
+  useApprovedVersion,
   type RegistryContext,
 } from '../ops/registry.js';
 import { describeStackError, type StackTarget } from '../ops/stack.js';
@@ -84,7 +93,9 @@ const VERB_RUNNERS: Record<Verb, (c: VerbContext) => Promise<void>> = {
     if (versions.length === 0) io.out(`no model versions under s3://${target.bucket}/models/`);
     for (const v of versions) {
       const status = await statusOf(objects, v.version);
-      io.out(`${v.current ? '*' : ' '} ${v.version}  ${status.padEnd(9)}  keras ${v.kerasVersion}  ${v.symbols} symbols  h5 ${v.h5Sha256.slice(0, 12)}  scaler ${v.scalerSha256.slice(0, 12)}`);
+      io.out(
+        `${v.current ? '*' : ' '} ${v.version}  ${status.padEnd(9)}  keras ${v.kerasVersion}  ${v.symbols} symbols  h5 ${v.h5Sha256.slice(0, 12)}  scaler ${v.scalerSha256.slice(0, 12)}`,
+      );
     }
   },
   async publish({ values, objects, registry, io, target }) {
@@ -92,7 +103,13 @@ const VERB_RUNNERS: Record<Verb, (c: VerbContext) => Promise<void>> = {
     const p = await publishModelVersion(objects, files, MODEL_POINTER_KEY, false);
     const metadata = JSON.parse(files.get('metadata.json')!.toString('utf8'));
     const initial = initialStatus(metadata);
-    const { record, logged } = await recordNewVersion(await registry(), p.version, initial.status === 'approved' ? 'import' : 'publish', initial.status, initial.reason);
+    const { record, logged } = await recordNewVersion(
+      await registry(),
+      p.version,
+      initial.status === 'approved' ? 'import' : 'publish',
+      initial.status,
+      initial.reason,
+    );
     io.out(`published ${p.version} from ${source} to s3://${target.bucket}/${p.prefix}: ${record.status}${logged ? '' : ' (already recorded)'}`);
   },
   async approve({ values, version, registry, io }) {
@@ -137,7 +154,9 @@ const VERB_RUNNERS: Record<Verb, (c: VerbContext) => Promise<void>> = {
     if (report.versions.length === 0) io.out(`no scored forecasts from ${report.from} to ${report.to}`);
     else io.out(`realized accuracy ${report.from} .. ${report.to} (MAD of forecast_open vs the actual open; naive: tomorrow = today's open)`);
     for (const v of report.versions) {
-      io.out(`${v.version}  ${v.roles.join('+').padEnd(10)}  MAD ${v.mad.toPrecision(6)}  naive ${v.naiveMad.toPrecision(6)}  ${v.n} forecasts over ${v.days} days (${v.firstDate} .. ${v.lastDate})  worse than naive the last ${v.worseDays} day(s)`);
+      io.out(
+        `${v.version}  ${v.roles.join('+').padEnd(10)}  MAD ${v.mad.toPrecision(6)}  naive ${v.naiveMad.toPrecision(6)}  ${v.n} forecasts over ${v.days} days (${v.firstDate} .. ${v.lastDate})  worse than naive the last ${v.worseDays} day(s)`,
+      );
     }
   },
 };

@@ -45,18 +45,31 @@ function parseCli(argv: string[], env: NodeJS.ProcessEnv) {
   });
   if (!values.input) throw new UsageError('--input is required');
   if (!values.output) throw new UsageError('--output is required');
-  if (!(PREDICTION_MODES as readonly string[]).includes(values.mode)) throw new UsageError(`--mode must be one of ${PREDICTION_MODES.join(', ')}; got ${values.mode}`);
-  if (!(INFERENCE_ENGINES as readonly string[]).includes(values.engine)) throw new UsageError(`--engine must be one of ${INFERENCE_ENGINES.join(', ')}; got ${values.engine}`);
-  if (!(QUALITY_POLICIES as readonly string[]).includes(values.quality)) throw new UsageError(`--quality must be one of ${QUALITY_POLICIES.join(', ')}; got ${values.quality}`);
+  if (!(PREDICTION_MODES as readonly string[]).includes(values.mode))
+    throw new UsageError(`--mode must be one of ${PREDICTION_MODES.join(', ')}; got ${values.mode}`);
+  if (!(INFERENCE_ENGINES as readonly string[]).includes(values.engine))
+    throw new UsageError(`--engine must be one of ${INFERENCE_ENGINES.join(', ')}; got ${values.engine}`);
+  if (!(QUALITY_POLICIES as readonly string[]).includes(values.quality))
+    throw new UsageError(`--quality must be one of ${QUALITY_POLICIES.join(', ')}; got ${values.quality}`);
   if (values.model && (values.h5 || values.scaler)) throw new UsageError('give either --model or --h5 with --scaler, not both');
   if (Boolean(values.h5) !== Boolean(values.scaler)) throw new UsageError('--h5 and --scaler go together');
   let backend;
   try {
-    backend = values.backend ? parseBackendName(values.backend, '--backend') : parseBackendName(env[WORKER_ENV.tfjsBackend] || undefined, WORKER_ENV.tfjsBackend);
+    backend = values.backend
+      ? parseBackendName(values.backend, '--backend')
+      : parseBackendName(env[WORKER_ENV.tfjsBackend] || undefined, WORKER_ENV.tfjsBackend);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  return { ...values, input: values.input, output: values.output, mode: values.mode as PredictionMode, engine: values.engine as InferenceName, quality: values.quality as QualityPolicy, backend };
+  return {
+    ...values,
+    input: values.input,
+    output: values.output,
+    mode: values.mode as PredictionMode,
+    engine: values.engine as InferenceName,
+    quality: values.quality as QualityPolicy,
+    backend,
+  };
 }
 
 export async function main(argv: string[], io: CommandIo): Promise<number> {
@@ -113,7 +126,10 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
     for (const s of result.symbols) if (s.status === 'skipped') io.out(`skipped ${s.symbol ? escapePrintable(s.symbol) : '(empty symbol)'}: ${s.reason}`);
     for (const s of result.symbols) {
       if (s.status === 'ok' && s.qualityIssues) {
-        const first = s.quality!.map((q) => `row ${q.row} ${q.column}: ${q.rule}`).slice(0, 3).join('; ');
+        const first = s
+          .quality!.map((q) => `row ${q.row} ${q.column}: ${q.rule}`)
+          .slice(0, 3)
+          .join('; ');
         io.out(`data quality ${escapePrintable(s.symbol)}: ${s.qualityIssues} row(s) flagged (${first}${s.qualityIssues > 3 ? '; ...' : ''})`);
       }
     }

@@ -20,7 +20,14 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { ...STACK_ARGS, since: { type: 'string' }, grace: { type: 'string', default: '300' }, requeue: { type: 'boolean' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        ...STACK_ARGS,
+        since: { type: 'string' },
+        grace: { type: 'string', default: '300' },
+        requeue: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
       strict: true,
     }));
   } catch (err) {

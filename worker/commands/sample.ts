@@ -44,11 +44,19 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   }
   try {
     if (values.count !== undefined) {
-      const rows = await writeGeneratedSample({ count: Number(values.count), days: Number(values.days), seed: Number(values.seed), start: values.start }, values.out);
+      const rows = await writeGeneratedSample(
+        { count: Number(values.count), days: Number(values.days), seed: Number(values.seed), start: values.start },
+        values.out,
+      );
       io.out(`wrote ${rows} rows of ${Number(values.count)} generated symbols to ${path.resolve(values.out)}`);
       return 0;
     }
-    const rows = generateSample({ symbols: (values.symbols ?? 'BTC,LTC,XRP').split(','), days: Number(values.days), seed: Number(values.seed), start: values.start });
+    const rows = generateSample({
+      symbols: (values.symbols ?? 'BTC,LTC,XRP').split(','),
+      days: Number(values.days),
+      seed: Number(values.seed),
+      start: values.start,
+    });
     await writeSampleCsv(rows, values.out);
     io.out(`wrote ${rows.length} rows to ${path.resolve(values.out)}`);
     return 0;

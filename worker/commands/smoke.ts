@@ -15,7 +15,11 @@ ${STACK_ARGS_HELP}`;
 export async function main(argv: string[], io: CommandIo): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { ...STACK_ARGS, timeout: { type: 'string', default: '120' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } }, strict: true }));
+    ({ values } = parseArgs({
+      args: argv,
+      options: { ...STACK_ARGS, timeout: { type: 'string', default: '120' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+    }));
   } catch (err) {
     io.err(`smoke: ${(err as Error).message}\n${USAGE}`);
     return 2;

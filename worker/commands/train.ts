@@ -66,12 +66,18 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   try {
     const registry = { objects, pointerKey: MODEL_POINTER_KEY, principal: await principalOf(target) };
     const trained = await trainAndRecord(objects, settings, registry, undefined, (e) =>
-      io.err(`epoch ${e.epoch}/${settings.epochs}: loss ${e.loss.toFixed(5)}, val_loss ${e.valLoss?.toFixed(5) ?? '-'} (${e.windowsPerSecond.toFixed(0)} windows/s)`),
+      io.err(
+        `epoch ${e.epoch}/${settings.epochs}: loss ${e.loss.toFixed(5)}, val_loss ${e.valLoss?.toFixed(5) ?? '-'} (${e.windowsPerSecond.toFixed(0)} windows/s)`,
+      ),
     );
     for (const v of trained.record.validation) {
-      io.err(`hold-out ${v.symbol}: MAD ${v.mad.toPrecision(5)}, naive ${v.naive.toPrecision(5)}${v.baseline ? `, ${v.baseline.version} ${v.baseline.mad === null ? `n/a (${v.baseline.reason})` : v.baseline.mad.toPrecision(5)}` : ''}`);
+      io.err(
+        `hold-out ${v.symbol}: MAD ${v.mad.toPrecision(5)}, naive ${v.naive.toPrecision(5)}${v.baseline ? `, ${v.baseline.version} ${v.baseline.mad === null ? `n/a (${v.baseline.reason})` : v.baseline.mad.toPrecision(5)}` : ''}`,
+      );
     }
-    io.out(`trained ${trained.version} (${trained.status}) as of ${settings.asOf} to s3://${target.bucket}/models/${trained.version}/${trained.existed ? ' (already there: the same weights and scalers)' : ''}`);
+    io.out(
+      `trained ${trained.version} (${trained.status}) as of ${settings.asOf} to s3://${target.bucket}/models/${trained.version}/${trained.existed ? ' (already there: the same weights and scalers)' : ''}`,
+    );
     return 0;
   } catch (err) {
     io.err(`train: ${describeStackError(err, target)}`);

@@ -15,7 +15,12 @@ export async function main(argv: string[], io: CommandIo): Promise<number> {
   let values;
   let positionals;
   try {
-    ({ values, positionals } = parseArgs({ args: argv, options: { ...STACK_ARGS, 'as-of': { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: true }));
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      options: { ...STACK_ARGS, 'as-of': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: true,
+    }));
   } catch (err) {
     io.err(`trigger: ${(err as Error).message}\n${USAGE}`);
     return 2;

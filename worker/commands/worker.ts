@@ -7,7 +7,9 @@ import { workerConfigFromEnv } from '../runtime/config.js';
 /** Outside an image (the local stack), the commit of the checkout the worker runs from. */
 function gitCommit(): string {
   try {
-    return execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    return execFileSync('git', ['rev-parse', 'HEAD'], { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     return 'unknown';
   }
@@ -35,6 +37,8 @@ async function main(): Promise<void> {
 
 main().catch((err: unknown) => {
   const e = err as Error;
-  process.stdout.write(`${JSON.stringify({ level: 'error', time: new Date().toISOString(), event: 'worker.crashed', error: { type: e.name, message: e.message, stack: e.stack } })}\n`);
+  process.stdout.write(
+    `${JSON.stringify({ level: 'error', time: new Date().toISOString(), event: 'worker.crashed', error: { type: e.name, message: e.message, stack: e.stack } })}\n`,
+  );
   process.exit(1);
 });

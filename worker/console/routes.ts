@@ -91,9 +91,30 @@ async function summary(store: ApiStore, runId: string): Promise<RunSummary | nul
   const m = await store.json<RunManifest>(runKey(runId, 'manifest'));
   if (m) {
     const ok = m.symbols.filter((s) => s.status === 'ok').length;
-    return { runId, status: 'succeeded', input: m.input.key, symbolsOk: ok, symbolsSkipped: m.symbols.length - ok, model: m.model.version, latencyMs: Date.parse(m.finishedAt) - Date.parse(m.event.eventTime), at: m.finishedAt, reason: null };
+    return {
+      runId,
+      status: 'succeeded',
+      input: m.input.key,
+      symbolsOk: ok,
+      symbolsSkipped: m.symbols.length - ok,
+      model: m.model.version,
+      latencyMs: Date.parse(m.finishedAt) - Date.parse(m.event.eventTime),
+      at: m.finishedAt,
+      reason: null,
+    };
   }
   const e = await store.json<RunError>(runKey(runId, 'error'));
-  if (e) return { runId, status: 'failed', input: e.input.key, symbolsOk: null, symbolsSkipped: null, model: null, latencyMs: null, at: e.at, reason: e.error.message };
+  if (e)
+    return {
+      runId,
+      status: 'failed',
+      input: e.input.key,
+      symbolsOk: null,
+      symbolsSkipped: null,
+      model: null,
+      latencyMs: null,
+      at: e.at,
+      reason: e.error.message,
+    };
   return null;
 }

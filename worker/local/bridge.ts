@@ -52,7 +52,13 @@ export function createBridge(opts: BridgeOptions): Bridge {
     // Retried by the client (the stack gives it 8 attempts), as S3 retries its deliveries.
     const sent = await opts.sqs.send(new SendMessageCommand({ QueueUrl: opts.queueUrl, MessageBody: JSON.stringify(event) }));
     forwarded++;
-    opts.log({ event: 'bridge.forwarded', key, eTag: event.Records[0].s3.object.eTag, sequencer: event.Records[0].s3.object.sequencer, messageId: sent.MessageId });
+    opts.log({
+      event: 'bridge.forwarded',
+      key,
+      eTag: event.Records[0].s3.object.eTag,
+      sequencer: event.Records[0].s3.object.sequencer,
+      messageId: sent.MessageId,
+    });
   };
 
   return {
@@ -75,7 +81,13 @@ export function createBridge(opts: BridgeOptions): Bridge {
  * Waits until the announced object is fully on disk (s3rver emits its event before its file write completes).
  * Returns null when the object is gone; returns at once when it was replaced (the newer upload has its own event).
  */
-async function settledObject(store: S3rverStore, bucket: string, key: string, eTag: string | undefined, size: number | undefined): Promise<{ etag: string; size: number } | null> {
+async function settledObject(
+  store: S3rverStore,
+  bucket: string,
+  key: string,
+  eTag: string | undefined,
+  size: number | undefined,
+): Promise<{ etag: string; size: number } | null> {
   const deadline = Date.now() + SETTLE_TIMEOUT_MS;
   for (;;) {
     let meta: Awaited<ReturnType<S3rverStore['getMetadata']>>;

@@ -60,7 +60,9 @@ export function startWorkerProcesses(opts: FleetOptions): Fleet {
     const [cmd, ...args] = opts.command;
     const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env(slot.id), stdio: ['ignore', 'pipe', 'pipe'] });
     for (const stream of [child.stdout!, child.stderr!]) {
-      readline.createInterface({ input: stream, crlfDelay: Infinity }).on('line', (line) => opts.print(`[${slot.id}] ${line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}… (${line.length} chars)` : line}`));
+      readline
+        .createInterface({ input: stream, crlfDelay: Infinity })
+        .on('line', (line) => opts.print(`[${slot.id}] ${line.length > MAX_LINE ? `${line.slice(0, MAX_LINE)}… (${line.length} chars)` : line}`));
     }
     slot.child = child;
     slot.isAlive = true;

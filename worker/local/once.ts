@@ -54,12 +54,17 @@ export async function waitForRun(s3: S3Client, upload: Upload, opts: { timeoutMs
     for (const key of errors) {
       const error = await getJson<RunError>(s3, upload.bucket, key);
       if (!error) continue;
-      if (error.input?.key !== upload.key || (error.input.etag !== undefined && unquote(error.input.etag) !== upload.etag) || (error.event && !isThisUpload(error.event.eventTime, upload))) {
+      if (
+        error.input?.key !== upload.key ||
+        (error.input.etag !== undefined && unquote(error.input.etag) !== upload.etag) ||
+        (error.event && !isThisUpload(error.event.eventTime, upload))
+      ) {
         checked.add(key);
         continue;
       }
       // A failure to be retried is final on the last attempt: the message then goes to the DLQ.
-      if (error.error.disposition !== 'retry' || error.worker.receiveCount >= opts.maxReceiveCount) return { status: 'failed', runId: error.runId, error, latencyMs: Date.now() - upload.uploadedAt };
+      if (error.error.disposition !== 'retry' || error.worker.receiveCount >= opts.maxReceiveCount)
+        return { status: 'failed', runId: error.runId, error, latencyMs: Date.now() - upload.uploadedAt };
       lastError = error;
     }
     if (Date.now() > deadline) return { status: 'timed-out', waitedMs: Date.now() - upload.uploadedAt, lastError };
@@ -95,7 +100,8 @@ export function summarize(upload: Upload, outcome: OnceOutcome, files: string[])
   const lines = [`upload     ${s3Url(upload.bucket, upload.key)} (ETag ${upload.etag})`];
   if (outcome.status === 'timed-out') {
     lines.push(`result     TIMED OUT after ${(outcome.waitedMs / 1000).toFixed(1)} s: no manifest.json or error.json for this upload under ${PREFIX.runs}`);
-    if (outcome.lastError) lines.push(`last error ${outcome.lastError.error.kind}: ${outcome.lastError.error.message} (to be retried; run ${outcome.lastError.runId})`);
+    if (outcome.lastError)
+      lines.push(`last error ${outcome.lastError.error.kind}: ${outcome.lastError.error.message} (to be retried; run ${outcome.lastError.runId})`);
     lines.push('hint       are the workers running and is a model in service? see the [wN] lines above; `npm run dlq` lists failed messages');
     return lines.join('\n');
   }
@@ -140,4 +146,3 @@ async function getJson<T>(s3: S3Client, bucket: string, key: string): Promise<T 
 function stamp(d: Date): string {
   return d.toISOString().replace(/[-:]/g, '').replace(/\.\d+/, '');
 }
-

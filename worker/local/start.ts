@@ -152,13 +152,17 @@ async function resumeLostWork(stack: LocalStack, print: (line: string) => void, 
   try {
     for (;;) {
       if (stopped()) return null;
-      const { Attributes = {} } = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: stack.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }));
+      const { Attributes = {} } = await sqs.send(
+        new GetQueueAttributesCommand({ QueueUrl: stack.queueUrl, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'] }),
+      );
       if (Number(Attributes.ApproximateNumberOfMessages) + Number(Attributes.ApproximateNumberOfMessagesNotVisible) === 0) break;
       await sleep(500);
     }
     // Grace: an upload whose event is on its way is not lost.
     const report = await reconcile(new BucketObjects(s3, stack.bucket), sqs, stack.queueUrl, { requeue: true, graceMs, region: stack.clients.region });
-    print(`[stack] ${JSON.stringify({ time: new Date().toISOString(), level: report.missing.length ? 'warn' : 'info', event: 'stack.reconciled', checked: report.checked, requeued: report.requeued, neverPickedUp: report.neverPickedUp.map((o) => o.key) })}`);
+    print(
+      `[stack] ${JSON.stringify({ time: new Date().toISOString(), level: report.missing.length ? 'warn' : 'info', event: 'stack.reconciled', checked: report.checked, requeued: report.requeued, neverPickedUp: report.neverPickedUp.map((o) => o.key) })}`,
+    );
     return report;
   } catch (err) {
     if (stopped()) return null;
@@ -178,7 +182,10 @@ async function startLocalApi(stack: LocalStack, opts: { port?: number; console?:
   const sqs = makeSqsClient(stack.clients);
   const server = await startApiServer({
     api: { s3, config: { bucket: stack.bucket, maxBodyBytes: API_DEFAULTS.maxBodyBytes, presignSeconds: API_DEFAULTS.presignSeconds } },
-    console: opts.console === false ? undefined : { s3: makeS3Client(stack.clients), sqs, queueUrl: stack.queueUrl, dlqUrl: stack.dlqUrl, dlqWaitSeconds: 0, target: 'local' },
+    console:
+      opts.console === false
+        ? undefined
+        : { s3: makeS3Client(stack.clients), sqs, queueUrl: stack.queueUrl, dlqUrl: stack.dlqUrl, dlqWaitSeconds: 0, target: 'local' },
     port: opts.port ?? 0,
   });
   return {

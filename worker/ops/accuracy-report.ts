@@ -16,6 +16,10 @@ export async function accuracyReport(objects: BucketObjects, days: number, to = 
   return {
     from,
     to,
-    versions: summarize(rows).map((v) => ({ ...v, worseDays: worseDays(rows, v.version), roles: [...new Set(rows.filter((r) => r.version === v.version).map((r) => r.role))].sort() })),
+    versions: summarize(rows).map((v) => ({
+      ...v,
+      worseDays: worseDays(rows, v.version),
+      roles: [...new Set(rows.filter((r) => r.version === v.version).map((r) => r.role))].sort(),
+    })),
   };
 }

@@ -49,12 +49,21 @@ interface Held {
   entry: DlqEntry;
 }
 
-const SYSTEM_ATTRIBUTES: MessageSystemAttributeName[] = ['ApproximateReceiveCount', 'ApproximateFirstReceiveTimestamp', 'SentTimestamp', 'DeadLetterQueueSourceArn'];
+const SYSTEM_ATTRIBUTES: MessageSystemAttributeName[] = [
+  'ApproximateReceiveCount',
+  'ApproximateFirstReceiveTimestamp',
+  'SentTimestamp',
+  'DeadLetterQueueSourceArn',
+];
 
 /** Lists the DLQ without consuming it: every message is received (hidden for a moment) and then made visible again. */
 export async function listDlq(sqs: SQSClient, dlqUrl: string, opts: PeekOptions = {}): Promise<DlqEntry[]> {
   const held = await hold(sqs, dlqUrl, opts);
-  await release(sqs, dlqUrl, held.map((h) => h.message));
+  await release(
+    sqs,
+    dlqUrl,
+    held.map((h) => h.message),
+  );
   return held.map((h) => h.entry);
 }
 
@@ -110,14 +119,16 @@ async function hold(sqs: SQSClient, dlqUrl: string, opts: PeekOptions): Promise<
   const max = opts.max ?? 1000;
   const seen = new Map<string, Held>();
   while (seen.size < max) {
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({
         QueueUrl: dlqUrl,
         MaxNumberOfMessages: 10,
         VisibilityTimeout: holdSeconds,
         WaitTimeSeconds: opts.waitSeconds ?? 1,
         MessageAttributeNames: ['All'],
         MessageSystemAttributeNames: SYSTEM_ATTRIBUTES,
-      }));
+      }),
+    );
     const fresh = Messages.filter((m) => m.MessageId && !seen.has(m.MessageId));
     for (const m of fresh) seen.set(m.MessageId!, { message: m, entry: describeDlqMessage(m) });
     if (fresh.length === 0) break;
@@ -146,7 +157,9 @@ export function describeDlqMessage(m: Message): DlqEntry {
   const { bucket, key, bodyReason } = whatItWas(body);
   const receiveCount = Number(sys.ApproximateReceiveCount ?? 0);
   const reason =
-    attr('reason') ?? bodyReason ?? (source ? `not completed within the work queue's maxReceiveCount (moved from ${source.split(':').pop()})` : 'unknown: no reason attribute');
+    attr('reason') ??
+    bodyReason ??
+    (source ? `not completed within the work queue's maxReceiveCount (moved from ${source.split(':').pop()})` : 'unknown: no reason attribute');
   return {
     messageId: m.MessageId ?? '',
     origin,
@@ -207,7 +220,13 @@ function isoOf(millis: string | undefined): string | null {
 export function formatDlqTable(entries: DlqEntry[]): string {
   if (entries.length === 0) return 'DLQ is empty';
   // Keys and reasons come from uploads and message bodies: escaped, so no byte reaches the terminal raw.
-  const rows = entries.map((e) => [escapePrintable(e.key ?? '(unknown)'), e.origin, String(e.receiveCount), e.firstReceivedAt ?? '-', truncate(escapePrintable(e.reason), 70)]);
+  const rows = entries.map((e) => [
+    escapePrintable(e.key ?? '(unknown)'),
+    e.origin,
+    String(e.receiveCount),
+    e.firstReceivedAt ?? '-',
+    truncate(escapePrintable(e.reason), 70),
+  ]);
   const header = ['KEY', 'ORIGIN', 'RECEIVES', 'FIRST RECEIVED', 'REASON'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]))).join('  ');

@@ -70,7 +70,11 @@ export async function readPublishedVersion(objects: BucketObjects, version: stri
  * Every row of the history dated on or before `asOfDay`, per symbol with the latest correction of each day (segments
  * applied in upload order, as the history store does), each row with the segment it came from.
  */
-async function historyAsOf(objects: BucketObjects, asOfDay: number, keep: (symbol: string) => boolean): Promise<Map<string, { row: HistoryRow; ref: SegmentRef }[]>> {
+async function historyAsOf(
+  objects: BucketObjects,
+  asOfDay: number,
+  keep: (symbol: string) => boolean,
+): Promise<Map<string, { row: HistoryRow; ref: SegmentRef }[]>> {
   const refs: SegmentRef[] = [];
   for await (const page of paginateListObjectsV2({ client: objects.s3 }, { Bucket: objects.bucket, Prefix: SEGMENTS_PREFIX })) {
     for (const o of page.Contents ?? []) {
@@ -98,7 +102,8 @@ const trainingRow = (r: HistoryRow): TrainingRow => ({ date: isoDay(r.day), open
 export async function extendScalersFromHistory(objects: BucketObjects, opts: ExtendFromHistoryOptions): Promise<ExtendFromHistoryOutcome> {
   const minRows = opts.minRows ?? DEFAULT_MIN_ROWS;
   const asOf = opts.asOf ?? new Date().toISOString().slice(0, 10);
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(asOf) || isoDay(dayNumber(asOf)) !== asOf) throw new ExtendScalersError(`--as-of must be a date YYYY-MM-DD, got ${JSON.stringify(asOf)}`);
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(asOf) || isoDay(dayNumber(asOf)) !== asOf)
+    throw new ExtendScalersError(`--as-of must be a date YYYY-MM-DD, got ${JSON.stringify(asOf)}`);
   const baseVersion = opts.baseVersion ?? (await readModelPointer(objects, opts.pointerKey))?.version;
   if (!baseVersion) throw new ExtendScalersError(`no model version in service (s3://${objects.bucket}/${opts.pointerKey}): publish one first`);
   const base = await readPublishedVersion(objects, baseVersion);
@@ -119,14 +124,21 @@ export async function extendScalersFromHistory(objects: BucketObjects, opts: Ext
       total.rows++;
       perObject.set(ref.key, total);
     }
-    sources.push({ symbol, rows: rows.length, firstDate: isoDay(rows[0]!.row.day), lastDate: isoDay(rows.at(-1)!.row.day), objects: [...objectsOf.values()].sort((a, b) => (a.key < b.key ? -1 : 1)) });
+    sources.push({
+      symbol,
+      rows: rows.length,
+      firstDate: isoDay(rows[0]!.row.day),
+      lastDate: isoDay(rows.at(-1)!.row.day),
+      objects: [...objectsOf.values()].sort((a, b) => (a.key < b.key ? -1 : 1)),
+    });
   }
   const historyObjects = [...perObject.values()].sort((a, b) => (a.key < b.key ? -1 : 1));
   const result = await extendScalers(base, offered, minRows, { provenance: { asOf, historyObjects } });
   if (!result.changed) return { baseVersion, version: null, result, sources };
 
   // metadata.json is not part of the version id: the candidate status and the per-symbol sources ride along with it.
-  const metadata = { ...JSON.parse(result.files.get('metadata.json')!.toString('utf8')), status: 'candidate', scalerHistory: sources } as ModelMetadata & CandidateMetadata;
+  const metadata = { ...JSON.parse(result.files.get('metadata.json')!.toString('utf8')), status: 'candidate', scalerHistory: sources } as ModelMetadata &
+    CandidateMetadata;
   const files = new Map(result.files);
   files.set('metadata.json', Buffer.from(`${JSON.stringify(metadata, null, 2)}\n`));
   const pointer = await publishModelVersion(objects, files, opts.pointerKey, false);

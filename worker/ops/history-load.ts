@@ -41,7 +41,13 @@ export async function loadHistoryFile(objects: BucketObjects, file: string): Pro
   const parsed = await readInputCsv(fs.createReadStream(file));
   const rows = rowsFromInput(parsed, () => true);
   const at = new Date().toISOString();
-  const segments = await new HistoryStore(objects).add(rows, { runId: loadId, inputKey: `load:${path.basename(file)}`, inputVersion: sha256, eventTime: at, sequencer: '0' });
+  const segments = await new HistoryStore(objects).add(rows, {
+    runId: loadId,
+    inputKey: `load:${path.basename(file)}`,
+    inputVersion: sha256,
+    eventTime: at,
+    sequencer: '0',
+  });
   const record: HistoryLoadRecord = {
     schema: 'crypto-open-fleet/history-load/1',
     loadId,
@@ -49,7 +55,9 @@ export async function loadHistoryFile(objects: BucketObjects, file: string): Pro
     rows: rows.length,
     symbols: {
       loaded: parsed.symbols.filter((s) => !s.problem).map((s) => s.symbol),
-      skipped: parsed.symbols.filter((s) => s.problem).map((s) => ({ symbol: s.symbol, reason: `row ${s.problem!.row}, column '${s.problem!.column}': ${s.problem!.reason}` })),
+      skipped: parsed.symbols
+        .filter((s) => s.problem)
+        .map((s) => ({ symbol: s.symbol, reason: `row ${s.problem!.row}, column '${s.problem!.column}': ${s.problem!.reason}` })),
     },
     segments,
     at,

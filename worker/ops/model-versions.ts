@@ -28,7 +28,14 @@ export async function listModelVersions(objects: BucketObjects, pointerKey: stri
       const version = p.Prefix!.slice(PREFIX.models.length, -1);
       const m = await readMetadata(objects, version);
       if (!m) continue;
-      out.push({ version, current: version === current, h5Sha256: m.sources.h5.sha256, scalerSha256: m.sources.scaler.sha256, kerasVersion: m.keras.version, symbols: m.symbols.length });
+      out.push({
+        version,
+        current: version === current,
+        h5Sha256: m.sources.h5.sha256,
+        scalerSha256: m.sources.scaler.sha256,
+        kerasVersion: m.keras.version,
+        symbols: m.symbols.length,
+      });
     }
   }
   return out;
@@ -36,7 +43,8 @@ export async function listModelVersions(objects: BucketObjects, pointerKey: stri
 
 /** Points the fleet at an already published version (a rollback or roll-forward); workers pick it up on their next message. */
 export async function useModelVersion(objects: BucketObjects, pointerKey: string, version: string): Promise<ModelPointer> {
-  if (!(await readMetadata(objects, version))) throw new Error(`model version ${version} is not published under s3://${objects.bucket}/${modelPrefix(version)}`);
+  if (!(await readMetadata(objects, version)))
+    throw new Error(`model version ${version} is not published under s3://${objects.bucket}/${modelPrefix(version)}`);
   const pointer: ModelPointer = { version, prefix: modelPrefix(version) };
   await objects.putJson(pointerKey, pointer);
   return pointer;

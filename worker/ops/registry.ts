@@ -3,8 +3,14 @@ import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import type { ModelMetadata } from '../../model/types.js';
 import { modelPrefix } from '../../shared/layout.js';
 import {
-  changeLogKey, REGISTRY, rollbackTarget, versionStatusKey,
-  type ChangeAction, type ChangeLogEntry, type VersionStatus, type VersionStatusRecord,
+  changeLogKey,
+  REGISTRY,
+  rollbackTarget,
+  versionStatusKey,
+  type ChangeAction,
+  type ChangeLogEntry,
+  type VersionStatus,
+  type VersionStatusRecord,
 } from '../../shared/registry.js';
 import { isNotFound } from '../runtime/failures.js';
 import { readModelPointer, type ModelPointer } from '../runtime/model-source.js';
@@ -111,7 +117,14 @@ async function appendLog(ctx: RegistryContext, change: Change): Promise<ChangeLo
   return entry;
 }
 
-async function writeStatus(ctx: RegistryContext, version: string, status: VersionStatus, reason: string, evidence: Record<string, unknown>, entry: ChangeLogEntry): Promise<VersionStatusRecord> {
+async function writeStatus(
+  ctx: RegistryContext,
+  version: string,
+  status: VersionStatus,
+  reason: string,
+  evidence: Record<string, unknown>,
+  entry: ChangeLogEntry,
+): Promise<VersionStatusRecord> {
   const prior = await readStatusRecord(ctx.objects, version);
   const record: VersionStatusRecord = {
     schema: 'crypto-open-fleet/registry-version/1',
@@ -133,7 +146,13 @@ const inServiceNow = async (ctx: RegistryContext): Promise<string | null> => (aw
  * Records a newly uploaded version: `candidate` (trained or derived), or `approved` with `reason` for an import of the
  * team's own model. A version that already has a record keeps it (nothing is logged again).
  */
-export async function recordNewVersion(ctx: RegistryContext, version: string, action: 'publish' | 'import' | 'train', status: 'candidate' | 'approved', reason: string): Promise<{ record: VersionStatusRecord; logged: boolean }> {
+export async function recordNewVersion(
+  ctx: RegistryContext,
+  version: string,
+  action: 'publish' | 'import' | 'train',
+  status: 'candidate' | 'approved',
+  reason: string,
+): Promise<{ record: VersionStatusRecord; logged: boolean }> {
   const m = await requirePublished(ctx.objects, version);
   const existing = await readStatusRecord(ctx.objects, version);
   if (existing) return { record: existing, logged: false };
@@ -146,23 +165,50 @@ export async function recordNewVersion(ctx: RegistryContext, version: string, ac
 /** The team's own imported model is approved at import; trained and derived versions are candidates. */
 export function initialStatus(m: ModelMetadata): { status: 'candidate' | 'approved'; reason: string } {
   if (m.training) return { status: 'candidate', reason: `${m.training.kind === 'train' ? 'trained' : 'derived'} by ${m.training.trainer}, not yet reviewed` };
-  return { status: 'approved', reason: `the team's own model, imported from ${m.sources.h5.file} (sha256 ${m.sources.h5.sha256.slice(0, 12)}) and ${m.sources.scaler.file} (sha256 ${m.sources.scaler.sha256.slice(0, 12)})` };
+  return {
+    status: 'approved',
+    reason: `the team's own model, imported from ${m.sources.h5.file} (sha256 ${m.sources.h5.sha256.slice(0, 12)}) and ${m.sources.scaler.file} (sha256 ${m.sources.scaler.sha256.slice(0, 12)})`,
+  };
 }
 
 /** `approve` / `reject`: records the review. The version in service cannot be rejected (roll back first). */
-export async function reviewVersion(ctx: RegistryContext, version: string, status: 'approved' | 'rejected', reason: string, extraEvidence: Record<string, unknown> = {}): Promise<{ record: VersionStatusRecord; entry: ChangeLogEntry }> {
+export async function reviewVersion(
+  ctx: RegistryContext,
+  version: string,
+  status: 'approved' | 'rejected',
+  reason: string,
+  extraEvidence: Record<string, unknown> = {},
+): Promise<{ record: VersionStatusRecord; entry: ChangeLogEntry }> {
   const m = await requirePublished(ctx.objects, version);
   const inService = await inServiceNow(ctx);
-  if (status === 'rejected' && inService === version) throw new RegistryError(`model version ${version} is in service: roll back (or use another version) before rejecting it`);
+  if (status === 'rejected' && inService === version)
+    throw new RegistryError(`model version ${version} is in service: roll back (or use another version) before rejecting it`);
   const evidence = { ...versionEvidence(m), ...extraEvidence };
-  const entry = await appendLog(ctx, { action: status === 'approved' ? 'approve' : 'reject', version, previous: inService, inService, status, reason, evidence });
+  const entry = await appendLog(ctx, {
+    action: status === 'approved' ? 'approve' : 'reject',
+    version,
+    previous: inService,
+    inService,
+    status,
+    reason,
+    evidence,
+  });
   return { record: await writeStatus(ctx, version, status, reason, evidence, entry), entry };
 }
 
-async function switchTo(ctx: RegistryContext, version: string, action: 'use' | 'rollback', reason: string, extraEvidence: Record<string, unknown>): Promise<{ pointer: ModelPointer; entry: ChangeLogEntry }> {
+async function switchTo(
+  ctx: RegistryContext,
+  version: string,
+  action: 'use' | 'rollback',
+  reason: string,
+  extraEvidence: Record<string, unknown>,
+): Promise<{ pointer: ModelPointer; entry: ChangeLogEntry }> {
   const m = await requirePublished(ctx.objects, version);
   const status = await statusOf(ctx.objects, version);
-  if (status !== 'approved') throw new RegistryError(`model version ${version} is ${status}: only an approved version can be put in service (npm run model -- approve ${version} --reason ...)`);
+  if (status !== 'approved')
+    throw new RegistryError(
+      `model version ${version} is ${status}: only an approved version can be put in service (npm run model -- approve ${version} --reason ...)`,
+    );
   const previous = await inServiceNow(ctx);
   const pointer: ModelPointer = { version, prefix: modelPrefix(version) };
   await ctx.objects.putJson(ctx.pointerKey, pointer);
@@ -171,12 +217,22 @@ async function switchTo(ctx: RegistryContext, version: string, action: 'use' | '
 }
 
 /** `use`: puts an approved version in service; workers switch on their next message. */
-export function useApprovedVersion(ctx: RegistryContext, version: string, reason: string, evidence: Record<string, unknown> = {}): Promise<{ pointer: ModelPointer; entry: ChangeLogEntry }> {
+export function useApprovedVersion(
+  ctx: RegistryContext,
+  version: string,
+  reason: string,
+  evidence: Record<string, unknown> = {},
+): Promise<{ pointer: ModelPointer; entry: ChangeLogEntry }> {
   return switchTo(ctx, version, 'use', reason, evidence);
 }
 
 /** `rollback [--to v]`: by default the version in service before the current one, from the log. */
-export async function rollbackVersion(ctx: RegistryContext, reason: string, to?: string, evidence: Record<string, unknown> = {}): Promise<{ pointer: ModelPointer; entry: ChangeLogEntry; from: string | null }> {
+export async function rollbackVersion(
+  ctx: RegistryContext,
+  reason: string,
+  to?: string,
+  evidence: Record<string, unknown> = {},
+): Promise<{ pointer: ModelPointer; entry: ChangeLogEntry; from: string | null }> {
   const current = await inServiceNow(ctx);
   let target = to;
   if (target === undefined) {
@@ -190,13 +246,25 @@ export async function rollbackVersion(ctx: RegistryContext, reason: string, to?:
 }
 
 /** `shadow VERSION` / `shadow --off`: the version workers also run on live uploads (outputs beside the published ones). */
-export async function setShadowVersion(ctx: RegistryContext, version: string | null, reason: string): Promise<{ entry: ChangeLogEntry; previous: string | null }> {
+export async function setShadowVersion(
+  ctx: RegistryContext,
+  version: string | null,
+  reason: string,
+): Promise<{ entry: ChangeLogEntry; previous: string | null }> {
   const previous = (await readShadowPointer(ctx.objects)) ?? null;
   const inService = await inServiceNow(ctx);
   if (version === null) {
     if (previous === null) throw new RegistryError('no version is in shadow');
     await ctx.objects.putJson(REGISTRY.shadowPointer, { version: null, off: true });
-    const entry = await appendLog(ctx, { action: 'unshadow', version: previous, previous: inService, inService, status: await statusOf(ctx.objects, previous), reason, evidence: {} });
+    const entry = await appendLog(ctx, {
+      action: 'unshadow',
+      version: previous,
+      previous: inService,
+      inService,
+      status: await statusOf(ctx.objects, previous),
+      reason,
+      evidence: {},
+    });
     return { entry, previous };
   }
   const m = await requirePublished(ctx.objects, version);

@@ -9,7 +9,22 @@ import { format, writeToString } from 'fast-csv';
  * market = close * circulating supply.
  */
 
-export const SAMPLE_HEADER = ['symbol', '', 'slug', 'name', 'date', 'ranknow', 'open', 'high', 'low', 'close', 'volume', 'market', 'close_ratio', 'spread'] as const;
+export const SAMPLE_HEADER = [
+  'symbol',
+  '',
+  'slug',
+  'name',
+  'date',
+  'ranknow',
+  'open',
+  'high',
+  'low',
+  'close',
+  'volume',
+  'market',
+  'close_ratio',
+  'spread',
+] as const;
 
 interface SymbolProfile {
   slug: string;
@@ -69,7 +84,22 @@ function symbolSeries(symbol: string, p: SymbolProfile, days: number, start: str
     const closeRatio = high === low ? 0 : Number(((close - low) / (high - low)).toFixed(4));
     const volume = Math.round(p.volume * Math.exp(0.3 * random()));
     const market = Math.round(close * p.supply * (1 + t * 1e-4));
-    emit([symbol, t, p.slug, p.name, new Date(first + t * 86_400_000).toISOString().slice(0, 10), p.rank, open, high, low, close, volume, market, closeRatio, spread]);
+    emit([
+      symbol,
+      t,
+      p.slug,
+      p.name,
+      new Date(first + t * 86_400_000).toISOString().slice(0, 10),
+      p.rank,
+      open,
+      high,
+      low,
+      close,
+      volume,
+      market,
+      closeRatio,
+      spread,
+    ]);
     previousClose = close;
   }
 }
@@ -97,7 +127,15 @@ export function generatedProfile(index: number, seed: number): SymbolProfile {
   const price = Number((10 ** (-4 + u() * Math.log10(5e8))).toPrecision(6));
   const cap = 10 ** (6 + 4 * u());
   const symbol = generatedSymbol(index);
-  return { slug: symbol.toLowerCase(), name: `Generated ${symbol}`, rank: 100 + index, price, supply: Math.round(cap / price), volatility: 0.02 + 0.1 * u(), volume: Math.round(cap * (0.01 + 0.1 * u())) };
+  return {
+    slug: symbol.toLowerCase(),
+    name: `Generated ${symbol}`,
+    rank: 100 + index,
+    price,
+    supply: Math.round(cap / price),
+    volatility: 0.02 + 0.1 * u(),
+    volume: Math.round(cap * (0.01 + 0.1 * u())),
+  };
 }
 
 export interface GeneratedSampleOptions {
@@ -112,7 +150,8 @@ export interface GeneratedSampleOptions {
  * dates ascending. Returns the row count.
  */
 export async function writeGeneratedSample(opts: GeneratedSampleOptions, file: string): Promise<number> {
-  if (!Number.isInteger(opts.count) || opts.count < 1 || opts.count > MAX_GENERATED_SYMBOLS) throw new SampleOptionsError(`--count must be an integer from 1 to ${MAX_GENERATED_SYMBOLS}, got ${opts.count}`);
+  if (!Number.isInteger(opts.count) || opts.count < 1 || opts.count > MAX_GENERATED_SYMBOLS)
+    throw new SampleOptionsError(`--count must be an integer from 1 to ${MAX_GENERATED_SYMBOLS}, got ${opts.count}`);
   const { days, start, seed } = validate({ symbols: ['BTC'], days: opts.days, start: opts.start, seed: opts.seed });
   const out = fs.createWriteStream(file);
   const done = finished(out);
@@ -153,9 +192,14 @@ function validate(opts: SampleOptions): Required<SampleOptions> {
   const unknown = symbols.filter((s) => !(s in SAMPLE_SYMBOLS));
   if (unknown.length) throw new SampleOptionsError(`--symbols: no sample profile for ${unknown.join(', ')} (known: ${Object.keys(SAMPLE_SYMBOLS).join(', ')})`);
   if (new Set(symbols).size !== symbols.length) throw new SampleOptionsError('--symbols names a symbol twice');
-  if (!Number.isInteger(opts.days) || opts.days < 1 || opts.days > 10_000) throw new SampleOptionsError(`--days must be an integer from 1 to 10000, got ${opts.days}`);
+  if (!Number.isInteger(opts.days) || opts.days < 1 || opts.days > 10_000)
+    throw new SampleOptionsError(`--days must be an integer from 1 to 10000, got ${opts.days}`);
   const start = opts.start ?? '2018-01-25';
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(start) || Number.isNaN(Date.parse(`${start}T00:00:00Z`)) || new Date(`${start}T00:00:00Z`).toISOString().slice(0, 10) !== start) {
+  if (
+    !/^\d{4}-\d{2}-\d{2}$/.test(start) ||
+    Number.isNaN(Date.parse(`${start}T00:00:00Z`)) ||
+    new Date(`${start}T00:00:00Z`).toISOString().slice(0, 10) !== start
+  ) {
     throw new SampleOptionsError(`--start must be an ISO date YYYY-MM-DD, got ${JSON.stringify(start)}`);
   }
   const seed = opts.seed ?? 1;

@@ -105,7 +105,13 @@ export async function runSmoke(target: StackTarget, s3: S3Client, sqs: SQSClient
   const statusBytes = await poll(opts.timeoutMs, () => getBytes(s3, bucket, uploadStatusKey(bucket, key, versionOrEtag)));
   const status = statusBytes ? (JSON.parse(statusBytes.toString('utf8')) as UploadStatus) : undefined;
   if (status) latencyMs = Date.now() - putAt;
-  check('upload runs', status?.status === 'succeeded', status ? `${status.status} in ${latencyMs} ms (run ${status.runId})${status.error ? `: ${status.error.message}` : ''}` : `no status record after ${opts.timeoutMs} ms`);
+  check(
+    'upload runs',
+    status?.status === 'succeeded',
+    status
+      ? `${status.status} in ${latencyMs} ms (run ${status.runId})${status.error ? `: ${status.error.message}` : ''}`
+      : `no status record after ${opts.timeoutMs} ms`,
+  );
 
   if (status?.status === 'succeeded') {
     const pred = predictionsKey(key);
@@ -119,19 +125,35 @@ export async function runSmoke(target: StackTarget, s3: S3Client, sqs: SQSClient
     if (!manifest) mismatches.push('manifest.json missing');
     else {
       if (manifest.input.sha256 !== sha256(body)) mismatches.push('input sha256');
-      const outputs = [manifest.outputs.preds, manifest.outputs.forecast, ...(manifest.outputs.published ? [manifest.outputs.published.preds, manifest.outputs.published.forecast] : [])];
+      const outputs = [
+        manifest.outputs.preds,
+        manifest.outputs.forecast,
+        ...(manifest.outputs.published ? [manifest.outputs.published.preds, manifest.outputs.published.forecast] : []),
+      ];
       for (const o of outputs) {
         const bytes = await getBytes(s3, bucket, o.key);
         if (!bytes || sha256(bytes) !== o.sha256) mismatches.push(o.key);
       }
       if (!manifest.outputs.published) mismatches.push('predictions/ not published');
     }
-    check('manifest sha256s match the bytes', mismatches.length === 0, mismatches.length ? `differ: ${mismatches.join(', ')}` : `model ${manifest!.model.version}, code ${manifest!.code.commit}`);
+    check(
+      'manifest sha256s match the bytes',
+      mismatches.length === 0,
+      mismatches.length ? `differ: ${mismatches.join(', ')}` : `model ${manifest!.model.version}, code ${manifest!.code.commit}`,
+    );
   }
 
-  await s3.send(new PutObjectCommand({ Bucket: bucket, Key: badKey, Body: 'symbol,date,open,high,low,close\nBTC,2018-01-01,1,2,0.5,1\n', ContentType: 'text/csv' }));
-  const dead = await poll(opts.timeoutMs, async () => (await listDlq(sqs, target.dlqUrl, { waitSeconds: opts.dlqWaitSeconds, holdSeconds: 5 })).find((e) => e.key === badKey));
-  check('a malformed upload reaches the DLQ with its reason', Boolean(dead && /required column 'market' missing/.test(dead.reason)), dead ? dead.reason : `not in the DLQ after ${opts.timeoutMs} ms`);
+  await s3.send(
+    new PutObjectCommand({ Bucket: bucket, Key: badKey, Body: 'symbol,date,open,high,low,close\nBTC,2018-01-01,1,2,0.5,1\n', ContentType: 'text/csv' }),
+  );
+  const dead = await poll(opts.timeoutMs, async () =>
+    (await listDlq(sqs, target.dlqUrl, { waitSeconds: opts.dlqWaitSeconds, holdSeconds: 5 })).find((e) => e.key === badKey),
+  );
+  check(
+    'a malformed upload reaches the DLQ with its reason',
+    Boolean(dead && /required column 'market' missing/.test(dead.reason)),
+    dead ? dead.reason : `not in the DLQ after ${opts.timeoutMs} ms`,
+  );
   if (dead) {
     const removed = await deleteDlqMessages(sqs, target.dlqUrl, (e) => e.messageId === dead.messageId, { waitSeconds: opts.dlqWaitSeconds });
     check('its DLQ message is removed (the alarm is not left firing)', removed.length === 1, `${removed.length} message(s) deleted`);
@@ -142,5 +164,9 @@ export async function runSmoke(target: StackTarget, s3: S3Client, sqs: SQSClient
 export function formatSmokeReport(r: SmokeReport): string {
   const width = Math.max(...r.checks.map((c) => c.name.length));
   const lines = r.checks.map((c) => `${c.ok ? 'PASS' : 'FAIL'}  ${c.name.padEnd(width)}  ${c.detail}`);
-  return [`smoke test: ${r.key}`, ...lines, `${r.ok ? 'PASSED' : 'FAILED'}: ${r.checks.filter((c) => c.ok).length}/${r.checks.length} checks; upload -> status ${r.latencyMs ?? '-'} ms`].join('\n');
+  return [
+    `smoke test: ${r.key}`,
+    ...lines,
+    `${r.ok ? 'PASSED' : 'FAILED'}: ${r.checks.filter((c) => c.ok).length}/${r.checks.length} checks; upload -> status ${r.latencyMs ?? '-'} ms`,
+  ].join('\n');
 }

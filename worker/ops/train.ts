@@ -20,8 +20,20 @@ export async function gitCommit(repoRoot: string): Promise<string> {
  * `npm run train` from the operator's machine: the task's training (worker/tasks/train.ts), then, with the
  * operator's rights, the candidate's status record and a `train` entry in the change log.
  */
-export async function trainAndRecord(objects: BucketObjects, settings: TrainSettings, registry: RegistryContext, log?: Logger, onEpoch?: (e: EpochRecord) => void) {
+export async function trainAndRecord(
+  objects: BucketObjects,
+  settings: TrainSettings,
+  registry: RegistryContext,
+  log?: Logger,
+  onEpoch?: (e: EpochRecord) => void,
+) {
   const trained = await trainCandidate(objects, { ...settings, ...(onEpoch ? { onEpoch } : {}) }, log);
-  const { record } = await recordNewVersion(registry, trained.version, 'train', 'candidate', `trained by npm run train on the history as of ${settings.asOf} (seed ${trained.record.seed}, ${settings.epochs} epochs)`);
+  const { record } = await recordNewVersion(
+    registry,
+    trained.version,
+    'train',
+    'candidate',
+    `trained by npm run train on the history as of ${settings.asOf} (seed ${trained.record.seed}, ${settings.epochs} epochs)`,
+  );
   return { ...trained, status: record.status };
 }

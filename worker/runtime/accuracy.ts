@@ -10,7 +10,12 @@ import type { BucketObjects } from './s3-objects.js';
  * the naive forecast (D-1's open). A symbol with fewer than seqLen days before D in the upload is not scored: its
  * window would be zero-padded, not the forecast the version made.
  */
-export function runForecasts(predictions: readonly PredictionRow[], version: string, role: AccuracyRow['role'], seqLen: number): { forecasts: DayForecast[]; actuals: Map<string, Map<string, number>> } {
+export function runForecasts(
+  predictions: readonly PredictionRow[],
+  version: string,
+  role: AccuracyRow['role'],
+  seqLen: number,
+): { forecasts: DayForecast[]; actuals: Map<string, Map<string, number>> } {
   const bySymbol = new Map<string, PredictionRow[]>();
   for (const p of predictions) {
     const list = bySymbol.get(p.symbol);
@@ -35,7 +40,13 @@ export function scoreRun(predictions: readonly PredictionRow[], version: string,
 }
 
 /** One create-only record per scored day of the run: `accuracy/<date>/<run id>.json`. */
-export async function writeAccuracy(objects: BucketObjects, runId: string, inputKey: string, rows: readonly AccuracyRow[], signal?: AbortSignal): Promise<AccuracyRecord[]> {
+export async function writeAccuracy(
+  objects: BucketObjects,
+  runId: string,
+  inputKey: string,
+  rows: readonly AccuracyRow[],
+  signal?: AbortSignal,
+): Promise<AccuracyRecord[]> {
   const byDate = new Map<string, AccuracyRow[]>();
   for (const r of rows) byDate.set(r.date, [...(byDate.get(r.date) ?? []), r]);
   const out: AccuracyRecord[] = [];
@@ -50,7 +61,11 @@ export async function writeAccuracy(objects: BucketObjects, runId: string, input
 /** Every accuracy record of the days fromDate .. toDate (ISO, inclusive). */
 export async function readAccuracy(objects: BucketObjects, fromDate: string, toDate: string, signal?: AbortSignal): Promise<AccuracyRecord[]> {
   const keys: string[] = [];
-  const pages = paginateListObjectsV2({ client: objects.s3 }, { Bucket: objects.bucket, Prefix: PREFIX.accuracy, StartAfter: `${PREFIX.accuracy}${fromDate}` }, { abortSignal: signal });
+  const pages = paginateListObjectsV2(
+    { client: objects.s3 },
+    { Bucket: objects.bucket, Prefix: PREFIX.accuracy, StartAfter: `${PREFIX.accuracy}${fromDate}` },
+    { abortSignal: signal },
+  );
   outer: for await (const page of pages) {
     for (const o of page.Contents ?? []) {
       const date = o.Key!.slice(PREFIX.accuracy.length, PREFIX.accuracy.length + 10);

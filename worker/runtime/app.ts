@@ -52,7 +52,13 @@ export async function createWorkerApp(config: WorkerConfig, log: Logger = create
   });
   try {
     const model = await models.current();
-    log.info('worker.ready', { backend: backend.name, inferenceThreads: pool?.size ?? 0, backendFallbacks: backend.fallbacks, model: model.metadata.version, codeVersion: config.codeVersion });
+    log.info('worker.ready', {
+      backend: backend.name,
+      inferenceThreads: pool?.size ?? 0,
+      backendFallbacks: backend.fallbacks,
+      model: model.metadata.version,
+      codeVersion: config.codeVersion,
+    });
   } catch (err) {
     // A version that fails its check here would fail every run: the worker does not start (its messages stay queued).
     if (err instanceof ModelCheckFailedError) {
@@ -71,7 +77,12 @@ export async function createWorkerApp(config: WorkerConfig, log: Logger = create
     deps: {
       config,
       objects,
-      claims: new RunClaims(objects, { workerId: config.workerId, ttlMs: config.visibilityTimeoutSeconds * 1000, renewEveryMs: config.heartbeatSeconds * 1000, log }),
+      claims: new RunClaims(objects, {
+        workerId: config.workerId,
+        ttlMs: config.visibilityTimeoutSeconds * 1000,
+        renewEveryMs: config.heartbeatSeconds * 1000,
+        log,
+      }),
       models,
       inference,
       backend: backend.name,

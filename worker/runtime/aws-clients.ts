@@ -24,14 +24,17 @@ export interface AwsClientSettings {
 const recorded = <C extends S3Client | SQSClient>(client: C, s: AwsClientSettings): C => (s.requestLog ? attachRequestLog(client, s.requestLog) : client);
 
 export function makeS3Client(s: AwsClientSettings): S3Client {
-  return recorded(new S3Client({
-    region: s.region,
-    ...(s.s3Endpoint ? { endpoint: s.s3Endpoint } : {}),
-    ...(s.s3ForcePathStyle ? { forcePathStyle: true } : {}),
-    ...(s.credentials ? { credentials: s.credentials } : {}),
-    ...(s.checksumsWhenRequired ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
-    ...(s.maxAttempts ? { maxAttempts: s.maxAttempts } : {}),
-  }), s);
+  return recorded(
+    new S3Client({
+      region: s.region,
+      ...(s.s3Endpoint ? { endpoint: s.s3Endpoint } : {}),
+      ...(s.s3ForcePathStyle ? { forcePathStyle: true } : {}),
+      ...(s.credentials ? { credentials: s.credentials } : {}),
+      ...(s.checksumsWhenRequired ? { requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' } : {}),
+      ...(s.maxAttempts ? { maxAttempts: s.maxAttempts } : {}),
+    }),
+    s,
+  );
 }
 
 export function makeSqsClient(s: AwsClientSettings): SQSClient {

@@ -55,14 +55,27 @@ export class RunClaims {
 
   private record(runId: string, released?: ClaimRecord['released']): ClaimRecord {
     const now = Date.now();
-    return { schema: 'crypto-open-fleet/run-claim/1', runId, worker: this.o.workerId, claimedAt: new Date(now).toISOString(), expiresAt: new Date(now + this.o.ttlMs).toISOString(), ...(released ? { released } : {}) };
+    return {
+      schema: 'crypto-open-fleet/run-claim/1',
+      runId,
+      worker: this.o.workerId,
+      claimedAt: new Date(now).toISOString(),
+      expiresAt: new Date(now + this.o.ttlMs).toISOString(),
+      ...(released ? { released } : {}),
+    };
   }
 
   /** PUT the claim with a condition; the new ETag, or null when the condition failed. */
   private async put(runId: string, record: ClaimRecord, condition: { IfNoneMatch: '*' } | { IfMatch: string }, signal?: AbortSignal): Promise<string | null> {
     try {
       const r = await this.objects.s3.send(
-        new PutObjectCommand({ Bucket: this.objects.bucket, Key: claimKey(runId), Body: `${JSON.stringify(record)}\n`, ContentType: 'application/json', ...condition }),
+        new PutObjectCommand({
+          Bucket: this.objects.bucket,
+          Key: claimKey(runId),
+          Body: `${JSON.stringify(record)}\n`,
+          ContentType: 'application/json',
+          ...condition,
+        }),
         { abortSignal: signal },
       );
       return unquote(r.ETag ?? '');
@@ -103,7 +116,8 @@ export class RunClaims {
       if (free) {
         const taken = await this.put(runId, this.record(runId), { IfMatch: `"${current.etag}"` }, signal);
         if (taken) {
-          if (record.worker !== this.o.workerId) this.o.log.info('run.claim-taken-over', { runId, from: record.worker, expiredAt: record.expiresAt, released: record.released ?? null });
+          if (record.worker !== this.o.workerId)
+            this.o.log.info('run.claim-taken-over', { runId, from: record.worker, expiredAt: record.expiresAt, released: record.released ?? null });
           return { kind: 'held', claim: this.hold(runId, taken) };
         }
         continue;

@@ -83,11 +83,20 @@ export function workerConfigFromEnv(env: NodeJS.ProcessEnv): WorkerConfig {
   const heartbeatSeconds = positiveInt(env, WORKER_ENV.heartbeatSeconds, QUEUE_DEFAULTS.heartbeatSeconds);
   const visibilityTimeoutSeconds = positiveInt(env, WORKER_ENV.visibilityTimeoutSeconds, QUEUE_DEFAULTS.visibilityTimeoutSeconds);
   if (visibilityTimeoutSeconds < 2 * heartbeatSeconds) {
-    throw new ConfigError(`${WORKER_ENV.visibilityTimeoutSeconds} (${visibilityTimeoutSeconds}) must be at least twice ${WORKER_ENV.heartbeatSeconds} (${heartbeatSeconds})`);
+    throw new ConfigError(
+      `${WORKER_ENV.visibilityTimeoutSeconds} (${visibilityTimeoutSeconds}) must be at least twice ${WORKER_ENV.heartbeatSeconds} (${heartbeatSeconds})`,
+    );
   }
   const pathStyle = oneOf(env, WORKER_ENV.s3ForcePathStyle, ['true', 'false'], 'false');
   // The SDK would read these from process.env itself; read here, a config built from any environment is complete.
-  const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } : undefined;
+  const credentials =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+        }
+      : undefined;
   const checksums = oneOf(env, 'AWS_REQUEST_CHECKSUM_CALCULATION', ['when_supported', 'when_required'], 'when_supported');
   return {
     queueUrl: required(WORKER_ENV.queueUrl),

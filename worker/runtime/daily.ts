@@ -35,7 +35,14 @@ interface DailyMeta {
  * the history before its day (anchored: the previous open plus the predicted change, the number the forecast at
  * the previous close gave), beside the day's actual open.
  */
-export async function dailyLines(store: HistoryStore, model: LoadedModel, inference: InferenceEngine, fromDay: number, latestDay: number, signal?: AbortSignal): Promise<DailyLine[]> {
+export async function dailyLines(
+  store: HistoryStore,
+  model: LoadedModel,
+  inference: InferenceEngine,
+  fromDay: number,
+  latestDay: number,
+  signal?: AbortSignal,
+): Promise<DailyLine[]> {
   const window = await store.scan(fromDay, latestDay, signal);
   const before = await store.prior(new Map([...window.rows.keys()].map((s) => [s, fromDay])), model.scalers.hypers.seqLen + 1, signal);
   const { predictions } = await predictSeries(
@@ -46,7 +53,9 @@ export async function dailyLines(store: HistoryStore, model: LoadedModel, infere
     model,
     inference,
   );
-  return predictions.flatMap((p) => p.rows.map((row, i) => ({ symbol: safeText(p.symbol), day: row.day, predOpen: String(p.predOpen[i]), valOpen: row.openText })));
+  return predictions.flatMap((p) =>
+    p.rows.map((row, i) => ({ symbol: safeText(p.symbol), day: row.day, predOpen: String(p.predOpen[i]), valOpen: row.openText })),
+  );
 }
 
 function fileText(lines: readonly DailyLine[]): string {
@@ -76,7 +85,13 @@ function parseFile(text: string): DailyLine[] {
  * with a history read after it: every run's days end up recomputed with every row added before, whatever the order.
  * Unchanged content is not written again.
  */
-export async function updateDailyFile(ctx: RunContext, model: LoadedModel, inference: InferenceEngine, added: readonly HistoryRow[], log: Logger = ctx.log): Promise<HistoryObject | null> {
+export async function updateDailyFile(
+  ctx: RunContext,
+  model: LoadedModel,
+  inference: InferenceEngine,
+  added: readonly HistoryRow[],
+  log: Logger = ctx.log,
+): Promise<HistoryObject | null> {
   if (added.length === 0) return null;
   const store = historyOf(ctx.objects);
   const days = ctx.config.dailyWindowDays;
@@ -95,7 +110,8 @@ export async function updateDailyFile(ctx: RunContext, model: LoadedModel, infer
     const kept = reuse ? parseFile(current.text).filter((l) => l.day >= first && l.day < from) : [];
     const text = fileText([...kept, ...(await dailyLines(store, model, inference, from, latestDay, ctx.signal))]);
     const digest = createHash('sha256').update(text).digest('hex');
-    if (current && current.digest === digest) return { key: DAILY_PREDS_KEY, etag: current.etag, ...(current.versionId ? { versionId: current.versionId } : {}) };
+    if (current && current.digest === digest)
+      return { key: DAILY_PREDS_KEY, etag: current.etag, ...(current.versionId ? { versionId: current.versionId } : {}) };
     try {
       const res = await ctx.objects.s3.send(
         new PutObjectCommand({

@@ -67,7 +67,8 @@ function mergeInPlanOrder(plan: ShardPlan, manifests: ShardManifest[], csvs: str
   const parts = csvs.map(symbolBlocks);
   const predicted = manifests.map((m) => new Set(m.symbols.filter((s) => s.status === 'ok').map((s) => s.symbol)));
   parts.forEach((p, i) => {
-    if (p.blocks.length !== predicted[i]!.size) throw new Error(`shard ${i} of run ${plan.runId}: ${p.blocks.length} symbol blocks for ${predicted[i]!.size} predicted symbols`);
+    if (p.blocks.length !== predicted[i]!.size)
+      throw new Error(`shard ${i} of run ${plan.runId}: ${p.blocks.length} symbol blocks for ${predicted[i]!.size} predicted symbols`);
   });
   const next = parts.map(() => 0);
   const header = parts.find((p) => p.header !== undefined)?.header;
@@ -97,7 +98,14 @@ export async function settleShardedRun(ctx: RunContext, plan: ShardPlan): Promis
     const missing = [...failed].filter((i) => !done.has(i)).sort((a, b) => a - b);
     if (missing.length === 0) return 'pending';
     const symbols = plan.symbols.filter((_, k) => missing.includes(plan.shardOf[k]!));
-    const record: UploadStatus = { schema: 'crypto-open-fleet/upload-status/1', ...upload, runId, status: 'partial', missing: { shards: missing, symbols }, at: new Date().toISOString() };
+    const record: UploadStatus = {
+      schema: 'crypto-open-fleet/upload-status/1',
+      ...upload,
+      runId,
+      status: 'partial',
+      missing: { shards: missing, symbols },
+      at: new Date().toISOString(),
+    };
     await ctx.objects.putJson(uploadStatusKey(upload.bucket, upload.key, upload.versionId ?? upload.etag), record, ctx.signal);
     ctx.log.warn('run.partial', { runId, missingShards: missing, missingSymbols: symbols.length });
     return 'partial';
@@ -107,13 +115,22 @@ export async function settleShardedRun(ctx: RunContext, plan: ShardPlan): Promis
   const manifestBytes = await Promise.all(shards.map(async (i) => (await ctx.objects.getBytes(shardKey(runId, i, 'manifest'), ctx.signal)).body));
   const manifests = manifestBytes.map((b) => JSON.parse(Buffer.from(b).toString('utf8')) as ShardManifest);
   const [preds, forecast] = await Promise.all(
-    (['preds', 'forecast'] as const).map(async (file) => mergeInPlanOrder(plan, manifests, await Promise.all(shards.map((i) => text(ctx, shardKey(runId, i, file)))))),
+    (['preds', 'forecast'] as const).map(async (file) =>
+      mergeInPlanOrder(plan, manifests, await Promise.all(shards.map((i) => text(ctx, shardKey(runId, i, file))))),
+    ),
   );
   const [predsObject, forecastObject] = await Promise.all([
     ctx.objects.create(runKey(runId, 'preds'), preds!, 'text/csv', ctx.signal),
     ctx.objects.create(runKey(runId, 'forecast'), forecast!, 'text/csv', ctx.signal),
   ]);
-  const publication = await publishPredictions(ctx.objects, r, { etag: plan.input.etag, versionId: plan.input.versionId }, runId, { preds: preds!, forecast: forecast! }, ctx.signal);
+  const publication = await publishPredictions(
+    ctx.objects,
+    r,
+    { etag: plan.input.etag, versionId: plan.input.versionId },
+    runId,
+    { preds: preds!, forecast: forecast! },
+    ctx.signal,
+  );
   if (publication.published === null) ctx.log.warn('run.not-published', { runId, reason: publication.reason });
 
   const statusOf = new Map<string, SymbolStatus>();
@@ -126,7 +143,13 @@ export async function settleShardedRun(ctx: RunContext, plan: ShardPlan): Promis
     status: 'succeeded',
     input: { bucket: r.bucket, key: r.key, versionId: plan.input.versionId, etag: plan.input.etag, sha256: plan.input.sha256, bytes: plan.input.bytes },
     event: { eventTime: r.eventTime, sequencer: r.sequencer, eventName: r.eventName },
-    counts: { rows: sum((c) => c.rows), symbols: plan.symbols.length, predicted: sum((c) => c.predicted), skipped: sum((c) => c.skipped), predictionRows: sum((c) => c.predictionRows) },
+    counts: {
+      rows: sum((c) => c.rows),
+      symbols: plan.symbols.length,
+      predicted: sum((c) => c.predicted),
+      skipped: sum((c) => c.skipped),
+      predictionRows: sum((c) => c.predictionRows),
+    },
     symbols: plan.symbols.map((s) => statusOf.get(s)!).filter(Boolean),
     model: first.model,
     features: first.features,
@@ -154,6 +177,13 @@ export async function settleShardedRun(ctx: RunContext, plan: ShardPlan): Promis
     throw err;
   }
   await writeUploadStatus(ctx, upload, runId, 'succeeded');
-  ctx.log.info('run.succeeded', { runId, sharded: plan.shards, symbols: manifest.counts.symbols, skipped: manifest.counts.skipped, rows: manifest.counts.rows, published: publication.published !== null });
+  ctx.log.info('run.succeeded', {
+    runId,
+    sharded: plan.shards,
+    symbols: manifest.counts.symbols,
+    skipped: manifest.counts.skipped,
+    rows: manifest.counts.rows,
+    published: publication.published !== null,
+  });
   return 'complete';
 }

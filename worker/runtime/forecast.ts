@@ -69,10 +69,16 @@ export async function runForecast(ctx: RunContext, command: ForecastCommand, sen
   try {
     const inference = ctx.inference(model);
     const symbols = [...read.rows.keys()].sort();
-    const { predictions, unknown } = await predictSeries(symbols.map((symbol) => ({ symbol, rows: read.rows.get(symbol)!, lead: read.rows.get(symbol)!.length })), model, inference);
+    const { predictions, unknown } = await predictSeries(
+      symbols.map((symbol) => ({ symbol, rows: read.rows.get(symbol)!, lead: read.rows.get(symbol)!.length })),
+      model,
+      inference,
+    );
     const forecastDate = nextDay(asOf);
     const rows = predictions.map((p) => ({ ...p.forecast, date: forecastDate }));
-    const gaps = predictions.filter((p) => p.forecast.lastDate !== asOf).map((p) => ({ symbol: p.symbol, lastDate: p.forecast.lastDate, gapDays: asOfDay - dayNumber(p.forecast.lastDate) }));
+    const gaps = predictions
+      .filter((p) => p.forecast.lastDate !== asOf)
+      .map((p) => ({ symbol: p.symbol, lastDate: p.forecast.lastDate, gapDays: asOfDay - dayNumber(p.forecast.lastDate) }));
     const text = await forecastCsv(rows);
     const own = await ctx.objects.create(runKey(runId, 'forecast'), text, 'text/csv', ctx.signal);
     const published = await publishForecast(ctx, forecastsKey(forecastDate), text, runId, newestSegment(read.objects));
@@ -90,7 +96,11 @@ export async function runForecast(ctx: RunContext, command: ForecastCommand, sen
       counts: { symbols: symbols.length, forecast: predictions.length, skipped: unknown.length },
       gaps,
       skipped: unknown.map((symbol) => ({ symbol, reason: `unknown symbol: model version ${model.metadata.version} has no scaler for it` })),
-      model: { version: model.metadata.version, sources: { h5: model.metadata.sources.h5.sha256, scaler: model.metadata.sources.scaler.sha256 }, kerasVersion: model.metadata.keras.version },
+      model: {
+        version: model.metadata.version,
+        sources: { h5: model.metadata.sources.h5.sha256, scaler: model.metadata.sources.scaler.sha256 },
+        kerasVersion: model.metadata.keras.version,
+      },
       code: { version: ctx.config.codeVersion, commit: ctx.config.codeCommit, imageDigest: ctx.config.imageDigest },
       worker: { id: ctx.config.workerId, host: os.hostname(), receiveCount: ctx.receiveCount, backend: ctx.backend, engine: inference.name },
       startedAt: started.toISOString(),

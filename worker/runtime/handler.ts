@@ -24,7 +24,10 @@ export type MessageOutcome =
   | { kind: 'dead-lettered'; reason: string };
 
 const commandRunId = (m: Message): string =>
-  `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-command-${createHash('sha256').update(m.MessageId ?? m.Body ?? '').digest('hex').slice(0, 16)}`;
+  `${new Date().toISOString().slice(0, 10).replace(/-/g, '')}-command-${createHash('sha256')
+    .update(m.MessageId ?? m.Body ?? '')
+    .digest('hex')
+    .slice(0, 16)}`;
 
 /** Sends the original body to the DLQ with the reason attached, so nothing is lost and `npm run dlq` can say why. */
 async function deadLetter(deps: HandlerDeps, m: Message, reason: string, signal?: AbortSignal): Promise<void> {
@@ -71,7 +74,9 @@ export async function handleMessage(deps: HandlerDeps, m: Message, signal?: Abor
       await deadLetter(deps, m, failureReason(err), signal);
       return { reason: failureReason(err) };
     });
-    return 'reason' in outcome ? { kind: 'dead-lettered', reason: outcome.reason } : { kind: 'settled', reason: `shard ${outcome.shard}: ${outcome.settlement}`, runId: outcome.runId };
+    return 'reason' in outcome
+      ? { kind: 'dead-lettered', reason: outcome.reason }
+      : { kind: 'settled', reason: `shard ${outcome.shard}: ${outcome.settlement}`, runId: outcome.runId };
   }
   if (parsed.kind === 'command' && parsed.command === 'forecast') {
     let command;
@@ -95,7 +100,12 @@ export async function handleMessage(deps: HandlerDeps, m: Message, signal?: Abor
   if (parsed.kind === 'command') {
     const runId = commandRunId(m);
     const failure = new UnsupportedCommandError(`unsupported command: ${JSON.stringify(parsed.command)} is not implemented by this worker`);
-    await writeRunError(ctx, runId, { bucket: deps.config.bucket, key: '' }, { kind: failure.kind, disposition: failure.disposition, message: failure.message });
+    await writeRunError(
+      ctx,
+      runId,
+      { bucket: deps.config.bucket, key: '' },
+      { kind: failure.kind, disposition: failure.disposition, message: failure.message },
+    );
     log.warn('message.unsupported-command', { command: parsed.command, runId });
     return { kind: 'settled', reason: failure.message, runId };
   }

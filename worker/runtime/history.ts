@@ -88,7 +88,11 @@ export function parseSegmentKey(key: string, etag: string): SegmentRef | undefin
 
 /** Upload order: event time, then sequencer, then run id. */
 export function compareSegments(a: SegmentRef, b: SegmentRef): number {
-  return a.eventStamp < b.eventStamp ? -1 : a.eventStamp > b.eventStamp ? 1 : compareSequencers(a.sequencer, b.sequencer) || (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0);
+  return a.eventStamp < b.eventStamp
+    ? -1
+    : a.eventStamp > b.eventStamp
+      ? 1
+      : compareSequencers(a.sequencer, b.sequencer) || (a.runId < b.runId ? -1 : a.runId > b.runId ? 1 : 0);
 }
 
 const num = (v: number): string => String(v);
@@ -97,7 +101,8 @@ const num = (v: number): string => String(v);
 export function segmentCsv(rows: readonly HistoryRow[]): string {
   const sorted = [...rows].sort((a, b) => (a.symbol < b.symbol ? -1 : a.symbol > b.symbol ? 1 : a.day - b.day));
   const lines = [HEADER];
-  for (const r of sorted) lines.push(Papa.unparse([[r.symbol, civilFromDays(r.day), r.openText, num(r.high), num(r.low), num(r.close), num(r.market)]], { newline: '' }));
+  for (const r of sorted)
+    lines.push(Papa.unparse([[r.symbol, civilFromDays(r.day), r.openText, num(r.high), num(r.low), num(r.close), num(r.market)]], { newline: '' }));
   return `${lines.join('\n')}\n`;
 }
 
@@ -108,8 +113,18 @@ export function parseSegmentCsv(text: string, key: string): HistoryRow[] {
   return data.map((cells, i) => {
     const [symbol, date, openText, high, low, close, market] = cells;
     const values = [openText, high, low, close, market].map(Number);
-    if (cells.length !== 7 || !/^\d{4}-\d{2}-\d{2}$/.test(date ?? '') || values.some((v) => !Number.isFinite(v))) throw new HistoryFormatError(`${key}: row ${i + 2} is not symbol,date and five numbers`);
-    return { symbol: symbol!, day: dayOf(date!), open: values[0]!, high: values[1]!, low: values[2]!, close: values[3]!, market: values[4]!, openText: openText! };
+    if (cells.length !== 7 || !/^\d{4}-\d{2}-\d{2}$/.test(date ?? '') || values.some((v) => !Number.isFinite(v)))
+      throw new HistoryFormatError(`${key}: row ${i + 2} is not symbol,date and five numbers`);
+    return {
+      symbol: symbol!,
+      day: dayOf(date!),
+      open: values[0]!,
+      high: values[1]!,
+      low: values[2]!,
+      close: values[3]!,
+      market: values[4]!,
+      openText: openText!,
+    };
   });
 }
 
@@ -178,7 +193,7 @@ export class HistoryStore {
   /** The segments of the months that overlap [fromDay, toDay], in upload order. */
   private async segments(fromDay: number, toDay: number, signal?: AbortSignal): Promise<SegmentRef[]> {
     const months: string[] = [];
-    for (let d = fromDay; ; ) {
+    for (let d = fromDay; ;) {
       const m = monthOf(d);
       if (months.at(-1) !== m) months.push(m);
       if (m === monthOf(toDay)) break;
@@ -187,7 +202,11 @@ export class HistoryStore {
     }
     const refs: SegmentRef[] = [];
     for (const m of months) {
-      for await (const page of paginateListObjectsV2({ client: this.objects.s3 }, { Bucket: this.objects.bucket, Prefix: historyMonthPrefix(m) }, { abortSignal: signal })) {
+      for await (const page of paginateListObjectsV2(
+        { client: this.objects.s3 },
+        { Bucket: this.objects.bucket, Prefix: historyMonthPrefix(m) },
+        { abortSignal: signal },
+      )) {
         for (const o of page.Contents ?? []) {
           const ref = parseSegmentKey(o.Key!, (o.ETag ?? '').replace(/"/g, ''));
           if (ref && ref.lastDay >= fromDay && ref.firstDay <= toDay) refs.push(ref);
@@ -251,11 +270,17 @@ export class HistoryStore {
     const used = new Set<string>();
     for (const [symbol, perDay] of days) {
       const sorted = [...perDay.entries()].sort(([a], [b]) => a - b).slice(-need);
-      rows.set(symbol, sorted.map(([, v]) => v.row));
+      rows.set(
+        symbol,
+        sorted.map(([, v]) => v.row),
+      );
       for (const [, v] of sorted) used.add(v.ref.key);
     }
     // The manifest lists exactly the segments whose rows fed the run.
-    const objects = [...read.values()].filter((r) => used.has(r.key)).sort(compareSegments).map((r) => ({ key: r.key, etag: r.etag }));
+    const objects = [...read.values()]
+      .filter((r) => used.has(r.key))
+      .sort(compareSegments)
+      .map((r) => ({ key: r.key, etag: r.etag }));
     return { rows, objects };
   }
 
@@ -284,7 +309,10 @@ export class HistoryStore {
     const rows = new Map<string, HistoryRow[]>();
     for (const [symbol, perDay] of days) {
       const sorted = [...perDay.entries()].sort(([a], [b]) => a - b);
-      rows.set(symbol, sorted.map(([, v]) => v.row));
+      rows.set(
+        symbol,
+        sorted.map(([, v]) => v.row),
+      );
       for (const [, v] of sorted) used.add(v.ref.key);
     }
     return { rows, objects: refs.filter((r) => used.has(r.key)).map((r) => ({ key: r.key, etag: r.etag })) };
@@ -296,12 +324,20 @@ export class HistoryStore {
    */
   async lastDay(signal?: AbortSignal): Promise<number | undefined> {
     const months: string[] = [];
-    for await (const page of paginateListObjectsV2({ client: this.objects.s3 }, { Bucket: this.objects.bucket, Prefix: SEGMENTS_PREFIX, Delimiter: '/' }, { abortSignal: signal })) {
+    for await (const page of paginateListObjectsV2(
+      { client: this.objects.s3 },
+      { Bucket: this.objects.bucket, Prefix: SEGMENTS_PREFIX, Delimiter: '/' },
+      { abortSignal: signal },
+    )) {
       for (const p of page.CommonPrefixes ?? []) months.push(p.Prefix!.slice(SEGMENTS_PREFIX.length, -1));
     }
     for (const month of months.sort().reverse()) {
       let last: number | undefined;
-      for await (const page of paginateListObjectsV2({ client: this.objects.s3 }, { Bucket: this.objects.bucket, Prefix: historyMonthPrefix(month) }, { abortSignal: signal })) {
+      for await (const page of paginateListObjectsV2(
+        { client: this.objects.s3 },
+        { Bucket: this.objects.bucket, Prefix: historyMonthPrefix(month) },
+        { abortSignal: signal },
+      )) {
         for (const o of page.Contents ?? []) {
           const ref = parseSegmentKey(o.Key!, '');
           if (ref && (last === undefined || ref.lastDay > last)) last = ref.lastDay;
@@ -314,7 +350,11 @@ export class HistoryStore {
 
   /** The first month that holds any segment, as a day number (for a scan of everything). */
   async firstDay(signal?: AbortSignal): Promise<number | undefined> {
-    for await (const page of paginateListObjectsV2({ client: this.objects.s3 }, { Bucket: this.objects.bucket, Prefix: SEGMENTS_PREFIX, Delimiter: '/' }, { abortSignal: signal })) {
+    for await (const page of paginateListObjectsV2(
+      { client: this.objects.s3 },
+      { Bucket: this.objects.bucket, Prefix: SEGMENTS_PREFIX, Delimiter: '/' },
+      { abortSignal: signal },
+    )) {
       const first = (page.CommonPrefixes ?? []).map((p) => p.Prefix!.slice(SEGMENTS_PREFIX.length, -1)).sort()[0];
       if (first) return dayOf(`${first}-01`);
     }
@@ -341,7 +381,16 @@ export function rowsFromInput(parsed: ParsedInput, accept: (entry: SymbolInput) 
   for (const entry of parsed.symbols) {
     if (entry.problem || !accept(entry)) continue;
     for (let i = entry.start; i < entry.start + entry.count; i++) {
-      rows.push({ symbol: entry.symbol, day: t.day[i]!, open: t.open[i]!, high: t.high[i]!, low: t.low[i]!, close: t.close[i]!, market: t.market[i]!, openText: textAt(t.openText, i) });
+      rows.push({
+        symbol: entry.symbol,
+        day: t.day[i]!,
+        open: t.open[i]!,
+        high: t.high[i]!,
+        low: t.low[i]!,
+        close: t.close[i]!,
+        market: t.market[i]!,
+        openText: textAt(t.openText, i),
+      });
     }
   }
   return rows;

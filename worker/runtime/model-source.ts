@@ -122,7 +122,8 @@ export class ModelSource {
     }
     if (files.size === 0) throw new ModelUnavailableError(`model version ${p.version}: nothing under s3://${this.objects.bucket}/${p.prefix}`);
     const model = await loadModelVersionFromFiles(files);
-    if (model.metadata.version !== p.version) throw new ModelUnavailableError(`model files under ${p.prefix} are version ${model.metadata.version}, the pointer says ${p.version}`);
+    if (model.metadata.version !== p.version)
+      throw new ModelUnavailableError(`model files under ${p.prefix} are version ${model.metadata.version}, the pointer says ${p.version}`);
     return model;
   }
 }

@@ -50,7 +50,12 @@ export class ScaleInProtection {
     if (!this.agentUri) return;
     const body = enabled ? { ProtectionEnabled: true, ExpiresInMinutes: this.expiresInMinutes } : { ProtectionEnabled: false };
     // The agent calls ecs:UpdateTaskProtection as the task role, on the task it runs in.
-    recordRequest(this.options.requestLog, { service: 'ecs', operation: 'UpdateTaskProtection', region: 'task', params: { cluster: 'this-cluster', tasks: ['this-task'] } });
+    recordRequest(this.options.requestLog, {
+      service: 'ecs',
+      operation: 'UpdateTaskProtection',
+      region: 'task',
+      params: { cluster: 'this-cluster', tasks: ['this-task'] },
+    });
     try {
       const res = await fetch(`${this.agentUri}/task-protection/v1/state`, {
         method: 'PUT',

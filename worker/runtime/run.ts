@@ -47,7 +47,14 @@ export function runIdForRecord(r: ObjectCreated): string {
 const eventOf = (r: ObjectCreated) => ({ eventTime: r.eventTime, sequencer: r.sequencer, eventName: r.eventName });
 
 /** Writes `runs/<run-id>/error.json`; never throws (the error being reported matters more). */
-export async function writeRunError(ctx: RunContext, runId: string, input: RunError['input'], error: RunError['error'], event?: RunError['event'], history?: RunError['history']): Promise<void> {
+export async function writeRunError(
+  ctx: RunContext,
+  runId: string,
+  input: RunError['input'],
+  error: RunError['error'],
+  event?: RunError['event'],
+  history?: RunError['history'],
+): Promise<void> {
   const record: RunError = {
     schema: 'crypto-open-fleet/run-error/1',
     runId,
@@ -68,7 +75,13 @@ export async function writeRunError(ctx: RunContext, runId: string, input: RunEr
     }
     // Only a final failure is an upload's status: a retried one may still succeed.
     if (input.key && (error.disposition !== 'retry' || ctx.receiveCount >= ctx.config.maxReceiveCount)) {
-      await writeUploadStatus(ctx, { bucket: input.bucket, key: input.key, versionId: input.versionId ?? null, etag: input.etag ?? '' }, runId, 'failed', error);
+      await writeUploadStatus(
+        ctx,
+        { bucket: input.bucket, key: input.key, versionId: input.versionId ?? null, etag: input.etag ?? '' },
+        runId,
+        'failed',
+        error,
+      );
     }
   } catch (err) {
     ctx.log.error('run.error-record-failed', { runId, error: err });
@@ -83,7 +96,14 @@ export async function writeUploadStatus(
   status: UploadStatus['status'],
   error?: UploadStatus['error'],
 ): Promise<void> {
-  const record: UploadStatus = { schema: 'crypto-open-fleet/upload-status/1', ...upload, runId, status, ...(error ? { error } : {}), at: new Date().toISOString() };
+  const record: UploadStatus = {
+    schema: 'crypto-open-fleet/upload-status/1',
+    ...upload,
+    runId,
+    status,
+    ...(error ? { error } : {}),
+    at: new Date().toISOString(),
+  };
   await ctx.objects.putJson(uploadStatusKey(upload.bucket, upload.key, upload.versionId ?? upload.etag), record, ctx.signal);
 }
 
@@ -131,11 +151,14 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     const keyProblem = uploadKeyProblem(r.key);
     if (keyProblem) throw new InvalidKeyError(`invalid key ${quoteForMessage(r.key, 120)}: ${keyProblem}`);
     if (r.size > ctx.config.maxUploadBytes) {
-      throw new InputFileError(`the upload is ${r.size.toLocaleString('en-US')} bytes, over the ${ctx.config.maxUploadBytes.toLocaleString('en-US')}-byte limit (MAX_UPLOAD_BYTES)`);
+      throw new InputFileError(
+        `the upload is ${r.size.toLocaleString('en-US')} bytes, over the ${ctx.config.maxUploadBytes.toLocaleString('en-US')}-byte limit (MAX_UPLOAD_BYTES)`,
+      );
     }
     // A large upload becomes shards, each its own message; the last to finish writes the manifest (finisher.ts).
     const plan = await shardUpload(ctx, r, runId);
-    if (plan) return (await claim.release('retry'), log.info('run.sharded', { shards: plan.shards, symbols: plan.symbols.length }), { runId, status: 'sharded' });
+    if (plan)
+      return (await claim.release('retry'), log.info('run.sharded', { shards: plan.shards, symbols: plan.symbols.length }), { runId, status: 'sharded' });
     const model = await ctx.models.current(ctx.signal);
     const inference = ctx.inference(model);
     const tModel = performance.now();
@@ -195,9 +218,19 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       status: 'succeeded',
       input,
       event: eventOf(r),
-      counts: { rows: result.counts.rows, symbols: result.counts.symbols, predicted: result.counts.predicted, skipped: result.counts.skipped, predictionRows: result.counts.predictionRows },
+      counts: {
+        rows: result.counts.rows,
+        symbols: result.counts.symbols,
+        predicted: result.counts.predicted,
+        skipped: result.counts.skipped,
+        predictionRows: result.counts.predictionRows,
+      },
       symbols: result.symbols,
-      model: { version: model.metadata.version, sources: { h5: model.metadata.sources.h5.sha256, scaler: model.metadata.sources.scaler.sha256 }, kerasVersion: model.metadata.keras.version },
+      model: {
+        version: model.metadata.version,
+        sources: { h5: model.metadata.sources.h5.sha256, scaler: model.metadata.sources.scaler.sha256 },
+        kerasVersion: model.metadata.keras.version,
+      },
       features: { ...model.metadata.features, mode: ctx.config.mode },
       code: { version: ctx.config.codeVersion, commit: ctx.config.codeCommit, imageDigest: ctx.config.imageDigest },
       worker: { id: ctx.config.workerId, host: os.hostname(), receiveCount: ctx.receiveCount, backend: ctx.backend, engine: inference.name },
@@ -219,7 +252,13 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
     await watchRun(ctx, { runId, input: { bucket: r.bucket, key: r.key, versionId: source.versionId }, model, result }, log);
     await writeUploadStatus(ctx, { bucket: r.bucket, key: r.key, versionId: source.versionId, etag: source.etag }, runId, 'succeeded');
     await claim.release('succeeded');
-    log.info('run.succeeded', { symbols: result.counts.symbols, skipped: result.counts.skipped, rows: result.counts.rows, totalMs: manifest.timings.totalMs, published: published !== null });
+    log.info('run.succeeded', {
+      symbols: result.counts.symbols,
+      skipped: result.counts.skipped,
+      rows: result.counts.rows,
+      totalMs: manifest.timings.totalMs,
+      published: published !== null,
+    });
     return { runId, status: 'succeeded', manifest };
   } catch (err) {
     if (err instanceof PermanentFailure) {
@@ -230,7 +269,13 @@ export async function runUpload(ctx: RunContext, r: ObjectCreated): Promise<RunO
       throw err;
     }
     if (ctx.receiveCount >= ctx.config.maxReceiveCount) {
-      await writeRunError(ctx, runId, baseInput, { kind: 'transient', disposition: FAILURE_DISPOSITION.transient, message: `last attempt failed: ${(err as Error).message}` }, eventOf(r));
+      await writeRunError(
+        ctx,
+        runId,
+        baseInput,
+        { kind: 'transient', disposition: FAILURE_DISPOSITION.transient, message: `last attempt failed: ${(err as Error).message}` },
+        eventOf(r),
+      );
     }
     await claim.release('retry');
     log.error('run.attempt-failed', { error: err, receiveCount: ctx.receiveCount, maxReceiveCount: ctx.config.maxReceiveCount });

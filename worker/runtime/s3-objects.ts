@@ -19,7 +19,9 @@ export class BucketObjects {
 
   async put(key: string, body: string | Uint8Array, contentType: string, signal?: AbortSignal, metadata?: Record<string, string>): Promise<OutputObject> {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, Metadata: metadata }), { abortSignal: signal });
+    await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, Metadata: metadata }), {
+      abortSignal: signal,
+    });
     return { key, sha256: sha256(bytes), bytes: bytes.length };
   }
 
@@ -35,11 +37,14 @@ export class BucketObjects {
   async create(key: string, body: string | Uint8Array, contentType: string, signal?: AbortSignal): Promise<OutputObject> {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     try {
-      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, IfNoneMatch: '*' }), { abortSignal: signal });
+      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentType: contentType, IfNoneMatch: '*' }), {
+        abortSignal: signal,
+      });
     } catch (err) {
       if (!isPreconditionFailed(err)) throw err;
       const existing = await this.head(key, signal);
-      if (existing?.etag !== createHash('md5').update(bytes).digest('hex')) throw new ObjectExistsError(`s3://${this.bucket}/${key} exists with other content`, { cause: err });
+      if (existing?.etag !== createHash('md5').update(bytes).digest('hex'))
+        throw new ObjectExistsError(`s3://${this.bucket}/${key} exists with other content`, { cause: err });
     }
     return { key, sha256: sha256(bytes), bytes: bytes.length };
   }

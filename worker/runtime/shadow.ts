@@ -66,8 +66,19 @@ export interface ShadowInput {
 }
 
 /** Runs the shadow version on the same upload (the version the run read) and writes its preds and forecast under the run. */
-export async function runShadow(objects: BucketObjects, shadow: { model: LoadedModel; engine: InferenceEngine }, runId: string, input: ShadowInput, mode: PredictionMode, maxBytes: number, signal?: AbortSignal): Promise<PredictionResult> {
-  const got = await objects.s3.send(new GetObjectCommand({ Bucket: input.bucket, Key: input.key, ...(input.versionId ? { VersionId: input.versionId } : {}) }), { abortSignal: signal });
+export async function runShadow(
+  objects: BucketObjects,
+  shadow: { model: LoadedModel; engine: InferenceEngine },
+  runId: string,
+  input: ShadowInput,
+  mode: PredictionMode,
+  maxBytes: number,
+  signal?: AbortSignal,
+): Promise<PredictionResult> {
+  const got = await objects.s3.send(
+    new GetObjectCommand({ Bucket: input.bucket, Key: input.key, ...(input.versionId ? { VersionId: input.versionId } : {}) }),
+    { abortSignal: signal },
+  );
   const body = Readable.from([Buffer.from(await got.Body!.transformToByteArray())]);
   const result = await predictCsv(body, shadow.model, shadow.engine, { mode, maxBytes });
   const prefix = shadowPrefix(runId, shadow.model.metadata.version);

@@ -58,7 +58,14 @@ export async function runShard(ctx: RunContext, body: unknown): Promise<{ runId:
       const last = err instanceof PermanentFailure || ctx.receiveCount >= ctx.config.maxReceiveCount;
       if (last) {
         const message = err instanceof PermanentFailure ? failureReason(err) : `last attempt failed: ${(err as Error).message}`;
-        const record = { schema: 'crypto-open-fleet/shard-error/1', runId, shard, error: { kind: err instanceof PermanentFailure ? err.kind : 'transient', message }, worker: { id: ctx.config.workerId, receiveCount: ctx.receiveCount }, at: new Date().toISOString() };
+        const record = {
+          schema: 'crypto-open-fleet/shard-error/1',
+          runId,
+          shard,
+          error: { kind: err instanceof PermanentFailure ? err.kind : 'transient', message },
+          worker: { id: ctx.config.workerId, receiveCount: ctx.receiveCount },
+          at: new Date().toISOString(),
+        };
         await ctx.objects.createJson(shardKey(runId, shard, 'error'), record, ctx.signal).catch((e: unknown) => {
           if (!(e instanceof ObjectExistsError)) throw e;
         });
@@ -124,7 +131,8 @@ async function predictShard(ctx: RunContext, plan: ShardPlan, shard: number, log
     outputs = { preds, forecast };
   } catch (err) {
     // Another worker wrote this shard's outputs (other floats: another backend): its manifest follows them.
-    if (err instanceof ObjectExistsError) throw new Error(`shard ${shard} of run ${runId}: outputs written by another worker, waiting for its manifest`, { cause: err });
+    if (err instanceof ObjectExistsError)
+      throw new Error(`shard ${shard} of run ${runId}: outputs written by another worker, waiting for its manifest`, { cause: err });
     throw err;
   }
   const manifest: ShardManifest = {
@@ -132,12 +140,26 @@ async function predictShard(ctx: RunContext, plan: ShardPlan, shard: number, log
     runId,
     shard,
     input: { key: shardInputKey(runId, shard), sha256: result.input.sha256, bytes: result.input.bytes },
-    counts: { rows: result.counts.rows, symbols: result.counts.symbols, predicted: result.counts.predicted, skipped: result.counts.skipped, predictionRows: result.counts.predictionRows },
+    counts: {
+      rows: result.counts.rows,
+      symbols: result.counts.symbols,
+      predicted: result.counts.predicted,
+      skipped: result.counts.skipped,
+      predictionRows: result.counts.predictionRows,
+    },
     symbols: result.symbols,
-    model: { version: model.metadata.version, sources: { h5: model.metadata.sources.h5.sha256, scaler: model.metadata.sources.scaler.sha256 }, kerasVersion: model.metadata.keras.version },
+    model: {
+      version: model.metadata.version,
+      sources: { h5: model.metadata.sources.h5.sha256, scaler: model.metadata.sources.scaler.sha256 },
+      kerasVersion: model.metadata.keras.version,
+    },
     features: { ...model.metadata.features, mode: ctx.config.mode },
     worker: { id: ctx.config.workerId, host: os.hostname(), receiveCount: ctx.receiveCount, backend: ctx.backend, engine: inference.name },
-    timings: { ...Object.fromEntries(Object.entries(result.timingsMs).map(([k, v]) => [`${k}Ms`, round(v)])), writeMs: round(performance.now() - tPredicted), totalMs: round(performance.now() - t0) },
+    timings: {
+      ...Object.fromEntries(Object.entries(result.timingsMs).map(([k, v]) => [`${k}Ms`, round(v)])),
+      writeMs: round(performance.now() - tPredicted),
+      totalMs: round(performance.now() - t0),
+    },
     outputs,
     history: { read: historyRead, written: historyWritten },
     finishedAt: new Date().toISOString(),
@@ -150,5 +172,10 @@ async function predictShard(ctx: RunContext, plan: ShardPlan, shard: number, log
     log.info('shard.done-elsewhere');
     return;
   }
-  log.info('shard.succeeded', { symbols: result.counts.symbols, predicted: result.counts.predicted, rows: result.counts.rows, totalMs: manifest.timings.totalMs });
+  log.info('shard.succeeded', {
+    symbols: result.counts.symbols,
+    predicted: result.counts.predicted,
+    rows: result.counts.rows,
+    totalMs: manifest.timings.totalMs,
+  });
 }

@@ -134,7 +134,8 @@ async function openExact(ctx: RunContext, r: ObjectCreated): Promise<Readable> {
     return res.Body as Readable;
   } catch (err) {
     if (isNotFound(err)) throw new SourceMissingError(`source missing: s3://${r.bucket}/${r.key} was deleted before it was read`, { cause: err });
-    if (isPreconditionFailed(err)) throw new SourceChangedError(`source changed: s3://${r.bucket}/${r.key} no longer has ETag ${r.eTag}; the newer upload has its own run`, { cause: err });
+    if (isPreconditionFailed(err))
+      throw new SourceChangedError(`source changed: s3://${r.bucket}/${r.key} no longer has ETag ${r.eTag}; the newer upload has its own run`, { cause: err });
     throw err;
   }
 }

@@ -69,7 +69,8 @@ export async function listUploads(s3: S3Client, bucket: string): Promise<UploadO
     if (status !== 501 && status !== 405 && status !== 400 && (err as Error).name !== 'NotImplemented') throw err;
   }
   for await (const page of paginateListObjectsV2({ client: s3 }, { Bucket: bucket, Prefix: PREFIX.incoming })) {
-    for (const o of page.Contents ?? []) out.push({ key: o.Key!, versionId: null, etag: unquote(o.ETag), size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
+    for (const o of page.Contents ?? [])
+      out.push({ key: o.Key!, versionId: null, etag: unquote(o.ETag), size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) });
   }
   return out;
 }
@@ -94,7 +95,9 @@ export async function reconcile(objects: BucketObjects, sqs: SQSClient, queueUrl
     report.checked++;
     let status: UploadStatus | undefined;
     try {
-      status = JSON.parse(Buffer.from((await objects.getBytes(uploadStatusKey(objects.bucket, o.key, o.versionId ?? o.etag))).body).toString('utf8')) as UploadStatus;
+      status = JSON.parse(
+        Buffer.from((await objects.getBytes(uploadStatusKey(objects.bucket, o.key, o.versionId ?? o.etag))).body).toString('utf8'),
+      ) as UploadStatus;
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
@@ -128,9 +131,12 @@ export async function reconcile(objects: BucketObjects, sqs: SQSClient, queueUrl
 
 export function formatReconcileReport(r: ReconcileReport): string {
   const lines: string[] = [];
-  for (const o of r.missing) lines.push(`missing        ${escapePrintable(o.key)}${o.versionId ? ` (version ${o.versionId})` : ''}  modified ${o.lastModified.toISOString()}`);
+  for (const o of r.missing)
+    lines.push(`missing        ${escapePrintable(o.key)}${o.versionId ? ` (version ${o.versionId})` : ''}  modified ${o.lastModified.toISOString()}`);
   for (const o of r.neverPickedUp) lines.push(`never picked   ${escapePrintable(o.key)}  (only *${INPUT_SUFFIX} under ${PREFIX.incoming} start a run)`);
-  lines.push(`${r.checked} uploads checked: ${r.failed} failed (with an error record), ${r.inFlight} in flight, ${r.neverPickedUp.length} never picked up${r.requeued ? `, ${r.requeued} requeued` : ''}`);
+  lines.push(
+    `${r.checked} uploads checked: ${r.failed} failed (with an error record), ${r.inFlight} in flight, ${r.neverPickedUp.length} never picked up${r.requeued ? `, ${r.requeued} requeued` : ''}`,
+  );
   lines.push(`${r.missing.length} missing`);
   return lines.join('\n');
 }

@@ -62,7 +62,14 @@ export function buildS3Event(input: BuildS3EventInput): S3EventNotification {
 }
 
 export function buildS3TestEvent(bucket: string, time = new Date()): S3TestEvent {
-  return { Service: 'Amazon S3', Event: 's3:TestEvent', Time: time.toISOString(), Bucket: bucket, RequestId: hex(8).toUpperCase(), HostId: randomBytes(48).toString('base64') };
+  return {
+    Service: 'Amazon S3',
+    Event: 's3:TestEvent',
+    Time: time.toISOString(),
+    Bucket: bucket,
+    RequestId: hex(8).toUpperCase(),
+    HostId: randomBytes(48).toString('base64'),
+  };
 }
 
 function hex(bytes: number): string {

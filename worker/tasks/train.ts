@@ -76,7 +76,10 @@ export function parseSeed(raw: string | undefined, name: string): number | undef
 
 export function parseSymbols(raw: string | undefined, name: string): string[] | undefined {
   if (raw === undefined || raw.trim() === '') return undefined;
-  const list = raw.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   if (list.length === 0) throw new ConfigError(`${name} names no symbol`);
   return [...new Set(list)];
 }
@@ -88,8 +91,16 @@ export function trainTaskConfigFromEnv(env: NodeJS.ProcessEnv, now = new Date())
   const logLevel = (env[WORKER_ENV.logLevel] || 'info') as LogLevel;
   if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${WORKER_ENV.logLevel} must be one of ${LOG_LEVELS.join(', ')}`);
   const backend = env[WORKER_ENV.tfjsBackend] || undefined;
-  if (backend !== undefined && !(BACKEND_ORDER as readonly string[]).includes(backend)) throw new ConfigError(`${WORKER_ENV.tfjsBackend} must be one of ${BACKEND_ORDER.join(', ')}`);
-  const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}) } : undefined;
+  if (backend !== undefined && !(BACKEND_ORDER as readonly string[]).includes(backend))
+    throw new ConfigError(`${WORKER_ENV.tfjsBackend} must be one of ${BACKEND_ORDER.join(', ')}`);
+  const credentials =
+    env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
+      ? {
+          accessKeyId: env.AWS_ACCESS_KEY_ID,
+          secretAccessKey: env.AWS_SECRET_ACCESS_KEY,
+          ...(env.AWS_SESSION_TOKEN ? { sessionToken: env.AWS_SESSION_TOKEN } : {}),
+        }
+      : undefined;
   const endpoint = env[WORKER_ENV.s3Endpoint] || env.AWS_ENDPOINT_URL || undefined;
   const requestLog = requestLogFromEnv(env, 'train');
   return {
@@ -128,7 +139,8 @@ export async function readTrainingData(objects: BucketObjects, asOf: string, sym
   const store = new HistoryStore(objects);
   const first = await store.firstDay();
   const cutoff = dayNumber(asOf);
-  if (first === undefined || first > cutoff) throw new TrainingDataError(`the history under s3://${objects.bucket}/history/ holds no rows on or before ${asOf}`);
+  if (first === undefined || first > cutoff)
+    throw new TrainingDataError(`the history under s3://${objects.bucket}/history/ holds no rows on or before ${asOf}`);
   const read = await store.scan(first, cutoff);
   const wanted = symbols ? new Set(symbols) : undefined;
   if (wanted) {
@@ -138,14 +150,22 @@ export async function readTrainingData(objects: BucketObjects, asOf: string, sym
   const histories = new Map<string, TrainingRow[]>();
   for (const [symbol, rows] of [...read.rows].sort(([a], [b]) => (a < b ? -1 : 1))) {
     if (wanted && !wanted.has(symbol)) continue;
-    histories.set(symbol, rows.map((r) => ({ date: isoDay(r.day), open: r.open, high: r.high, low: r.low, close: r.close, market: r.market })));
+    histories.set(
+      symbol,
+      rows.map((r) => ({ date: isoDay(r.day), open: r.open, high: r.high, low: r.low, close: r.close, market: r.market })),
+    );
   }
   // Which segment each kept row came from: the store returns the segments used, this counts their rows per symbol.
   const counts = await segmentCounts(objects, read.objects, histories, cutoff);
   return { histories, objects: read.objects.map((o) => ({ ...o, ...counts.get(o.key)! })).filter((o) => o.rows > 0) };
 }
 
-async function segmentCounts(objects: BucketObjects, segments: { key: string; etag: string }[], histories: Map<string, TrainingRow[]>, cutoff: number): Promise<Map<string, { rows: number; symbols: Record<string, number> }>> {
+async function segmentCounts(
+  objects: BucketObjects,
+  segments: { key: string; etag: string }[],
+  histories: Map<string, TrainingRow[]>,
+  cutoff: number,
+): Promise<Map<string, { rows: number; symbols: Record<string, number> }>> {
   // The row of a (symbol, day) that counts is the one of the last segment holding it, in upload order (the order the store returns them in).
   const winner = new Map<string, string>();
   for (const seg of segments) {
@@ -181,7 +201,11 @@ async function baselineModel(objects: BucketObjects, pointerKey: string, log?: L
  * created only if absent (metadata.json last, so a listed version is complete). Returns the version and its record;
  * `existed` when the same version (same weights and scalers) was already there, whose metadata.json is kept.
  */
-export async function trainCandidate(objects: BucketObjects, settings: TrainSettings, log?: Logger): Promise<TrainedVersion & { version: string; existed: boolean }> {
+export async function trainCandidate(
+  objects: BucketObjects,
+  settings: TrainSettings,
+  log?: Logger,
+): Promise<TrainedVersion & { version: string; existed: boolean }> {
   if (settings.backend) await switchBackend(settings.backend);
   const data = await readTrainingData(objects, settings.asOf, settings.symbols);
   log?.info('train.data', { asOf: settings.asOf, symbols: [...data.histories].map(([s, r]) => ({ symbol: s, rows: r.length })), objects: data.objects.length });

@@ -70,7 +70,7 @@ describe('train: export as a Keras 2.2.4 HDF5 file (issue 12)', () => {
     await fs.rm(tmp, { recursive: true, force: true });
   });
 
-  it('exports the team\'s model with model.h5\'s structure: same attributes, layer and weight names, datasets and weight bytes', async () => {
+  it("exports the team's model with model.h5's structure: same attributes, layer and weight names, datasets and weight bytes", async () => {
     const out = path.join(tmp, 'team.h5');
     await writeKerasH5(team.files, out);
     const [ours, theirs] = [await readTree(out), await readTree(H5)];
@@ -85,7 +85,7 @@ describe('train: export as a Keras 2.2.4 HDF5 file (issue 12)', () => {
     expect(ours.attrs.training_config).to.deep.equal(KERAS_TRAINING_CONFIG);
   });
 
-  it('re-imports the team\'s export as the very same model version', async () => {
+  it("re-imports the team's export as the very same model version", async () => {
     const bytes = await exportKerasH5(team.files);
     const file = path.join(tmp, 'roundtrip.h5');
     await fs.writeFile(file, bytes);
@@ -114,7 +114,13 @@ describe('train: export as a Keras 2.2.4 HDF5 file (issue 12)', () => {
     expect((await readTree(file)).attrs).to.not.have.property('training_config');
 
     const forPython = JSON.parse(await exportScalersJson(trained.files));
-    expect(forPython.model_hypers).to.deep.equal({ dat_cols: a.scalers.hypers.datCols, feat_cols: a.scalers.hypers.featCols, target_col: 'v_open', batch_size: 32, seq_len: 5 });
+    expect(forPython.model_hypers).to.deep.equal({
+      dat_cols: a.scalers.hypers.datCols,
+      feat_cols: a.scalers.hypers.featCols,
+      target_col: 'v_open',
+      batch_size: 32,
+      seq_len: 5,
+    });
     expect(Object.keys(forPython.scalers)).to.deep.equal(['LTC', 'XRP']);
     const s = a.scalers.symbols.get('XRP')!.v_open!;
     expect(forPython.scalers.XRP.v_open).to.deep.equal({ mean_: [s.mean], scale_: [s.scale], var_: [s.var], n_samples_seen_: s.nSamplesSeen });
@@ -127,8 +133,17 @@ describe('train: export as a Keras 2.2.4 HDF5 file (issue 12)', () => {
       try {
         await writeKerasH5(files, file);
       } catch (err) {
-        expect(await fs.stat(file).then(() => true, () => false), `${file} written`).to.equal(false);
-        expect((await fs.readdir(tmp)).filter((n) => n.startsWith(path.basename(file))), 'temporary files').to.deep.equal([]);
+        expect(
+          await fs.stat(file).then(
+            () => true,
+            () => false,
+          ),
+          `${file} written`,
+        ).to.equal(false);
+        expect(
+          (await fs.readdir(tmp)).filter((n) => n.startsWith(path.basename(file))),
+          'temporary files',
+        ).to.deep.equal([]);
         return err as Error;
       }
       throw new Error('expected a failure');
@@ -137,7 +152,10 @@ describe('train: export as a Keras 2.2.4 HDF5 file (issue 12)', () => {
 
     // A layer name HDF5's ASCII names cannot hold.
     const json = team.files.get('model.json')!.toString('utf8').replaceAll('dense_3', 'dense_\u00e9');
-    const renamed = finishVersion(new Map([...team.files].filter(([n]) => n !== 'metadata.json').map(([n, b]) => [n, n === 'model.json' ? Buffer.from(json) : b])), team.metadata);
+    const renamed = finishVersion(
+      new Map([...team.files].filter(([n]) => n !== 'metadata.json').map(([n, b]) => [n, n === 'model.json' ? Buffer.from(json) : b])),
+      team.metadata,
+    );
     const err = await failure(renamed.files, path.join(tmp, 'renamed.h5'));
     expect(err).to.be.instanceOf(ExportError);
     expect(err.message).to.equal('layer_names: "dense_é" is not printable ASCII, which Keras\'s HDF5 names need');

@@ -19,7 +19,10 @@ function symbolBlock(json: string, symbol: string): string {
   const start = lines.indexOf(`    ${JSON.stringify(symbol)}: {`);
   if (start < 0) throw new Error(`no block for ${symbol}`);
   const end = lines.findIndex((l, i) => i > start && /^ {4}\}/.test(l));
-  return lines.slice(start, end + 1).join('\n').replace(/,$/, '');
+  return lines
+    .slice(start, end + 1)
+    .join('\n')
+    .replace(/,$/, '');
 }
 
 describe('train: scalers for new symbols (issue 11, extend-scalers)', () => {
@@ -58,7 +61,10 @@ describe('train: scalers for new symbols (issue 11, extend-scalers)', () => {
       expect(model.metadata.version).to.not.equal(old.metadata.version);
       expect(model.metadata.symbols).to.deep.equal([...SCALER_SYMBOLS, 'DOGE', 'NEWC'].sort());
       expect(model.metadata.sources).to.deep.equal(old.metadata.sources);
-      for (const [symbol, rows] of [['DOGE', doge], ['NEWC', histories.get('XRP')!]] as const) {
+      for (const [symbol, rows] of [
+        ['DOGE', doge],
+        ['NEWC', histories.get('XRP')!],
+      ] as const) {
         const fitted = model.scalers.symbols.get(symbol)!;
         const columns = referenceColumns(rows);
         for (const column of SCALED_COLUMNS) {
@@ -104,7 +110,14 @@ describe('train: scalers for new symbols (issue 11, extend-scalers)', () => {
   });
 
   it('returns the version unchanged when no symbol qualifies, and refuses a bad threshold', async () => {
-    const result = await extendScalers(team, new Map([['TINY', doge.slice(0, 5)], ['LTC', histories.get('LTC')!]]), 30);
+    const result = await extendScalers(
+      team,
+      new Map([
+        ['TINY', doge.slice(0, 5)],
+        ['LTC', histories.get('LTC')!],
+      ]),
+      30,
+    );
     expect(result.changed).to.equal(false);
     expect(result.files).to.equal(team);
     expect(result.skipped.map((s) => s.symbol)).to.deep.equal(['LTC', 'TINY']);

@@ -12,7 +12,10 @@ export async function loadHistories(file = HISTORY_CSV): Promise<Map<string, His
   const out = new Map<string, HistoryRow[]>();
   for (const s of parsed.symbols) {
     if (s.problem) throw new Error(`${file}: symbol ${s.symbol}: ${s.problem.reason}`);
-    out.set(s.symbol, s.rows.map(({ date, open, high, low, close, market }) => ({ date, open, high, low, close, market })));
+    out.set(
+      s.symbol,
+      s.rows.map(({ date, open, high, low, close, market }) => ({ date, open, high, low, close, market })),
+    );
   }
   return out;
 }

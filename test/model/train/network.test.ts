@@ -18,7 +18,8 @@ const H5 = shared('model_out/model.h5');
 /** Time-major [seqLen, n, f] -> batch-major [n, seqLen, f], the engines' layout. */
 function batchMajor(x: Float32Array, n: number, seqLen: number): Float32Array {
   const out = new Float32Array(x.length);
-  for (let t = 0; t < seqLen; t++) for (let i = 0; i < n; i++) out.set(x.subarray((t * n + i) * N_FEATURES, (t * n + i + 1) * N_FEATURES), (i * seqLen + t) * N_FEATURES);
+  for (let t = 0; t < seqLen; t++)
+    for (let i = 0; i < n; i++) out.set(x.subarray((t * n + i) * N_FEATURES, (t * n + i + 1) * N_FEATURES), (i * seqLen + t) * N_FEATURES);
   return out;
 }
 
@@ -27,7 +28,7 @@ describe('train: the network and its training step', () => {
     await initBackend();
   });
 
-  it('describes the network with exactly the Keras config and training config of the team\'s model.h5', async () => {
+  it("describes the network with exactly the Keras config and training config of the team's model.h5", async () => {
     const h5 = await readKerasH5(H5);
     expect(kerasModelConfig()).to.deep.equal(h5.modelConfig);
     const { default: h5wasm } = await import('h5wasm/node');
@@ -43,9 +44,16 @@ describe('train: the network and its training step', () => {
   it('initialises as Keras does: glorot_uniform within its limit, orthogonal recurrent kernels, the same draws for the same seed', () => {
     const g = glorotUniform(randomStream(3, 'init'), 13, 150);
     const limit = Math.sqrt(6 / 163);
-    expect(Math.max(...g.map(Math.abs))).to.be.at.most(limit).and.above(0.9 * limit);
+    expect(Math.max(...g.map(Math.abs)))
+      .to.be.at.most(limit)
+      .and.above(0.9 * limit);
     const q = orthogonal(randomStream(3, 'init'), 50, 150);
-    for (const [a, b] of [[0, 0], [0, 1], [7, 49], [49, 49]] as const) {
+    for (const [a, b] of [
+      [0, 0],
+      [0, 1],
+      [7, 49],
+      [49, 49],
+    ] as const) {
       let dot = 0;
       for (let j = 0; j < 150; j++) dot += q[a * 150 + j]! * q[b * 150 + j]!;
       expect(Math.abs(dot - (a === b ? 1 : 0)), `rows ${a}.${b}`).to.be.below(1e-6);

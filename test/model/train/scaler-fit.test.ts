@@ -29,7 +29,7 @@ describe('train: fitting per-symbol StandardScalers (SPEC §2, issue 11)', () =>
     }
   });
 
-  it('standardises the training rows: the engine\'s features scaled with the fitted scalers have mean 0 and standard deviation 1', () => {
+  it("standardises the training rows: the engine's features scaled with the fitted scalers have mean 0 and standard deviation 1", () => {
     const rows = histories.get('LTC')!;
     const features = symbolFeatures(rows as never, fitSymbolScalers(rows, 'LTC'));
     SCALED_COLUMNS.forEach((column, j) => {
@@ -40,7 +40,7 @@ describe('train: fitting per-symbol StandardScalers (SPEC §2, issue 11)', () =>
     });
   });
 
-  it('computes the raw columns with the feature pipeline\'s arithmetic (close_ratio 0 when high == low, v_c[0] = 0)', () => {
+  it("computes the raw columns with the feature pipeline's arithmetic (close_ratio 0 when high == low, v_c[0] = 0)", () => {
     const rows = histories.get('BTC')!;
     const flat = rows.findIndex((r) => r.high === r.low);
     expect(flat, 'the BTC history has a day with high == low').to.be.greaterThan(0);

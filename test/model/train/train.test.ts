@@ -60,9 +60,17 @@ describe('train: a short seeded training run (issue 12)', function () {
     expect(r.hyperparameters).to.deep.include({ batchSize: 32, epochs: 1, validationRows: 15, loss: 'mean_squared_error' });
     expect(r.hyperparameters.optimizer).to.include({ name: 'Adam', beta1: 0.8999999761581421, beta2: 0.9990000128746033, epsilon: 1e-7 });
     expect(r.hyperparameters.network).to.include({ gruUnits: 50, dropout: 0.1, recurrentDropout: 0.1, batchNormMomentum: 0.99, batchNormEpsilon: 0.001 });
-    expect(r.data.symbols).to.deep.equal(['BTC', 'LTC'].map((symbol) => ({
-      symbol, rows: 120, firstDate: small.get(symbol)![0]!.date, lastDate: small.get(symbol)![119]!.date, trainRows: 105, validationRows: 15, trainWindows: 104,
-    })));
+    expect(r.data.symbols).to.deep.equal(
+      ['BTC', 'LTC'].map((symbol) => ({
+        symbol,
+        rows: 120,
+        firstDate: small.get(symbol)![0]!.date,
+        lastDate: small.get(symbol)![119]!.date,
+        trainRows: 105,
+        validationRows: 15,
+        trainWindows: 104,
+      })),
+    );
     expect(r.data).to.include({ trainWindows: 208, validationWindows: 30 });
     expect(r.epochs).to.have.length(1);
     const [e] = r.epochs;
@@ -85,7 +93,9 @@ describe('train: a short seeded training run (issue 12)', function () {
 
   it('loads as a model version; its fast and layers engines agree within SPEC §7 on its windows', async () => {
     const model = await loadModelVersionFromFiles(trained.files, 'trained');
-    expect(model.metadata.version).to.equal(trained.metadata.version).and.match(/^v-[0-9a-f]{16}$/);
+    expect(model.metadata.version)
+      .to.equal(trained.metadata.version)
+      .and.match(/^v-[0-9a-f]{16}$/);
     expect([...model.scalers.symbols.keys()]).to.deep.equal(['BTC', 'LTC']);
     const fast = createInference(model, 'fast');
     const layers = createInference(model, 'layers');

@@ -70,8 +70,9 @@ describe('model flags: --model, --h5 + --scaler, MODEL_DIR, the default folder',
     expect(await msg({ h5: path.join(tmp, 'm.h5'), scaler: PKL })).to.equal(`model file ${path.join(tmp, 'm.h5')}: no such file`);
     expect(await msg({ env: { MODEL_DIR: missingDir() } })).to.equal(`MODEL_DIR ${missingDir()} does not exist`);
     const empty = await fs.mkdtemp(path.join(tmp, 'empty-'));
-    expect(await msg({ env: { MODEL_DIR: empty } }))
-      .to.equal(`MODEL_DIR ${empty} holds neither an imported model version (no metadata.json) nor the source files (missing model.h5, scaler.pkl)`);
+    expect(await msg({ env: { MODEL_DIR: empty } })).to.equal(
+      `MODEL_DIR ${empty} holds neither an imported model version (no metadata.json) nor the source files (missing model.h5, scaler.pkl)`,
+    );
     const fakeRepo = path.join(tmp, 'clone', 'repo');
     expect(await msg({ repoRoot: fakeRepo })).to.equal(`the default model folder ${path.join(tmp, 'clone', 'shared', 'model_out')} does not exist`);
     const broken = path.join(tmp, 'broken');

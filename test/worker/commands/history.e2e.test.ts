@@ -13,7 +13,9 @@ describe('npm run history (load and show, against the embedded stack)', () => {
   it('loads a full history file into monthly segments with a load record, once', async () => {
     const first = await run('load', shared('data/crypto_markets_btc_ltc_xrp.csv'));
     expect(first.code, first.stderr).to.equal(0);
-    expect(first.stdout).to.match(/^loaded crypto_markets_btc_ltc_xrp\.csv \(sha256 [0-9a-f]{12}\): 5281 rows of 3 symbols in \d+ segments \(load load-[0-9a-f]{16}\)\n$/);
+    expect(first.stdout).to.match(
+      /^loaded crypto_markets_btc_ltc_xrp\.csv \(sha256 [0-9a-f]{12}\): 5281 rows of 3 symbols in \d+ segments \(load load-[0-9a-f]{16}\)\n$/,
+    );
     const keys = await listKeys(stack, 'history/');
     expect(keys.filter((k) => k.startsWith('history/loads/'))).to.have.length(1);
     const segments = keys.filter((k) => k.startsWith('history/segments/'));

@@ -24,11 +24,15 @@ interface Started {
 
 /** `npm start` in its own process group (the workers are its children), so SIGKILL takes the whole stack down at once. */
 function start(dataDir: string, port: number): Started {
-  const child = spawn(process.execPath, ['--import', 'tsx', startCli, '--workers', '1', '--port', String(port), '--data-dir', dataDir, '--reconcile-grace', '0'], {
-    cwd: repoRoot,
-    env: process.env,
-    detached: true,
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', startCli, '--workers', '1', '--port', String(port), '--data-dir', dataDir, '--reconcile-grace', '0'],
+    {
+      cwd: repoRoot,
+      env: process.env,
+      detached: true,
+    },
+  );
   let out = '';
   child.stdout!.on('data', (c: Buffer) => (out += c.toString()));
   child.stderr!.on('data', (c: Buffer) => (out += c.toString()));
@@ -83,7 +87,11 @@ describe('npm start after a SIGKILL: queued and in-flight uploads resume, nothin
 
     const first = start(dataDir, 0);
     running = first;
-    const endpoint = await eventually(async () => /endpoint {3}(http:\/\/127\.0\.0\.1:\d+)/.exec(first.output())?.[1], 'the first start to print its endpoint', 120_000);
+    const endpoint = await eventually(
+      async () => /endpoint {3}(http:\/\/127\.0\.0\.1:\d+)/.exec(first.output())?.[1],
+      'the first start to print its endpoint',
+      120_000,
+    );
     const port = Number(new URL(endpoint).port);
     s3 = makeS3Client(localClientSettings(endpoint));
     const keys = ['a', 'b', 'c', 'd'].map((n) => `incoming/restart/${n}.csv`);
@@ -102,12 +110,20 @@ describe('npm start after a SIGKILL: queued and in-flight uploads resume, nothin
     expect(report.checked).to.equal(keys.length);
 
     const client = s3;
-    const manifests = await eventually(async () => {
-      const m = await manifestsByKey(client);
-      return keys.every((k) => m.get(k)?.status === 'succeeded') ? m : undefined;
-    }, 'a manifest for every upload', 120_000, 250);
+    const manifests = await eventually(
+      async () => {
+        const m = await manifestsByKey(client);
+        return keys.every((k) => m.get(k)?.status === 'succeeded') ? m : undefined;
+      },
+      'a manifest for every upload',
+      120_000,
+      250,
+    );
     expect([...manifests.keys()].sort()).to.deep.equal(keys);
-    const resumed = second.output().split('\n').filter((l) => l.includes('"event":"run.succeeded"')).length;
+    const resumed = second
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('"event":"run.succeeded"')).length;
     expect(resumed, 'the queued uploads (and the one in flight, after its visibility timeout) ran after the restart').to.be.at.least(keys.length - 1);
 
     const reconciled = await runInProcess(reconcileMain, ['--endpoint-url', endpoint, '--grace', '0']);

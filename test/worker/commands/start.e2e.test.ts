@@ -35,7 +35,10 @@ describe('npm start (stack + model + real workers)', () => {
     expect(fs.readdirSync(out).sort()).to.deep.equal(['forecast.csv', 'manifest.json', 'preds.csv']);
     const manifest = JSON.parse(fs.readFileSync(path.join(out, 'manifest.json'), 'utf8')) as RunManifest;
     expect(manifest.input.key).to.equal('incoming/crypto_sample.csv');
-    const sha = (f: string) => createHash('sha256').update(fs.readFileSync(path.join(out, f))).digest('hex');
+    const sha = (f: string) =>
+      createHash('sha256')
+        .update(fs.readFileSync(path.join(out, f)))
+        .digest('hex');
     expect(manifest.outputs.preds.sha256).to.equal(sha('preds.csv'));
     expect(manifest.outputs.forecast.sha256).to.equal(sha('forecast.csv'));
     expect(manifest.model.version).to.match(/^v-[0-9a-f]{16}$/);
@@ -54,7 +57,10 @@ describe('npm start (stack + model + real workers)', () => {
   });
 
   it('without --once: prints endpoints and team URLs, and stops workers then the stack on SIGINT', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', startCli, '--workers', '1', '--port', '0', '--api-port', '0', '--data-dir', dataDir], { cwd: repoRoot, env });
+    const child = spawn(process.execPath, ['--import', 'tsx', startCli, '--workers', '1', '--port', '0', '--api-port', '0', '--data-dir', dataDir], {
+      cwd: repoRoot,
+      env,
+    });
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -81,7 +87,11 @@ describe('npm start (stack + model + real workers)', () => {
   });
 
   it('--no-console: the API without the console at /', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', startCli, '--workers', '0', '--port', '0', '--api-port', '0', '--no-console', '--data-dir', path.join(dir, 'data-no-console')], { cwd: repoRoot, env });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', startCli, '--workers', '0', '--port', '0', '--api-port', '0', '--no-console', '--data-dir', path.join(dir, 'data-no-console')],
+      { cwd: repoRoot, env },
+    );
     let stdout = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
     child.stderr.on('data', (c: Buffer) => (stdout += c.toString()));

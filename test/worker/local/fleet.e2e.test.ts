@@ -29,7 +29,13 @@ describe('fleet: worker processes for npm start', () => {
 
   it('starts N workers with their own environment and forwards their lines, prefixed and cut to a sane length', async () => {
     const lines: string[] = [];
-    const fleet = startWorkerProcesses({ count: 2, command: polite, cwd: dir, env: (id) => ({ ...process.env, WORKER_ID: id, BUCKET: 'b' }), print: (l) => lines.push(l) });
+    const fleet = startWorkerProcesses({
+      count: 2,
+      command: polite,
+      cwd: dir,
+      env: (id) => ({ ...process.env, WORKER_ID: id, BUCKET: 'b' }),
+      print: (l) => lines.push(l),
+    });
     await waitFor(() => lines.filter((l) => l.includes('"event":"ready"')).length === 2 && lines.filter((l) => l.includes('xxxx')).length === 2, 'both ready');
     expect(lines).to.include('[w1] {"level":"info","event":"ready","id":"w1","bucket":"b"}');
     expect(lines).to.include('[w2] {"level":"info","event":"ready","id":"w2","bucket":"b"}');
@@ -39,13 +45,24 @@ describe('fleet: worker processes for npm start', () => {
     await fleet.stop(5000);
     expect(lines.filter((l) => l.endsWith('bye'))).to.have.length(2);
     expect(fleet.workers.every((w) => !w.alive())).to.equal(true);
-    expect(lines.some((l) => l.includes('restarting')), 'a stop is not a death').to.equal(false);
+    expect(
+      lines.some((l) => l.includes('restarting')),
+      'a stop is not a death',
+    ).to.equal(false);
   });
 
   it('reports a worker that dies and starts it again, backing off, as ECS replaces a stopped task', async () => {
     const lines: string[] = [];
     const deaths: string[] = [];
-    const fleet = startWorkerProcesses({ count: 1, command: crashing, cwd: dir, env: () => process.env, print: (l) => lines.push(l), onDeath: (id, how) => deaths.push(`${id}: ${how}`), restartDelayMs: 20 });
+    const fleet = startWorkerProcesses({
+      count: 1,
+      command: crashing,
+      cwd: dir,
+      env: () => process.env,
+      print: (l) => lines.push(l),
+      onDeath: (id, how) => deaths.push(`${id}: ${how}`),
+      restartDelayMs: 20,
+    });
     expect(await fleet.workers[0].exited).to.equal('exited with code 3');
     await waitFor(() => deaths.length >= 3, 'three deaths reported');
     expect(deaths.slice(0, 3)).to.deep.equal(['w1: exited with code 3', 'w1: exited with code 3', 'w1: exited with code 3']);

@@ -42,7 +42,16 @@ describe('--once: finding the run of one upload', () => {
       worker: { id: 'w1', backend: 'wasm', receiveCount: 1 },
     }) as unknown as RunManifest;
   const errorFor = (runId: string, key: string, etag: string, retryable: boolean, receiveCount = 1) =>
-    ({ runId, input: { bucket: stack.bucket, key, etag }, error: { kind: retryable ? 'transient' : 'invalid-input', disposition: retryable ? 'retry' : 'dead-letter', message: retryable ? 'S3 503' : "column 'close' missing" }, worker: { id: 'w1', receiveCount } }) as unknown as RunError;
+    ({
+      runId,
+      input: { bucket: stack.bucket, key, etag },
+      error: {
+        kind: retryable ? 'transient' : 'invalid-input',
+        disposition: retryable ? 'retry' : 'dead-letter',
+        message: retryable ? 'S3 503' : "column 'close' missing",
+      },
+      worker: { id: 'w1', receiveCount },
+    }) as unknown as RunError;
 
   async function upload(name: string, body: string): Promise<Upload> {
     const file = path.join(dir, name);
@@ -61,7 +70,8 @@ describe('--once: finding the run of one upload', () => {
     const waiting = waitForRun(s3, up, { timeoutMs: 10_000, maxReceiveCount: 3, pollMs: 20 });
     setTimeout(() => {
       void (async () => {
-        for (const f of ['preds.csv', 'forecast.csv']) await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `runs/${id('c')}/${f}`, Body: `${f}\n` }));
+        for (const f of ['preds.csv', 'forecast.csv'])
+          await s3.send(new PutObjectCommand({ Bucket: stack.bucket, Key: `runs/${id('c')}/${f}`, Body: `${f}\n` }));
         await putJson(`runs/${id('c')}/manifest.json`, manifestFor(id('c'), up.key, up.etag));
       })();
     }, 200);

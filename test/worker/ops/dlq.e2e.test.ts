@@ -48,7 +48,13 @@ describe('dlq: list and redrive through the SQS protocol (npm run dlq)', () => {
       }),
     );
     // 3. A junk body the worker dead-lettered.
-    await sqs.send(new SendMessageCommand({ QueueUrl: stack.dlqUrl, MessageBody: 'hello', MessageAttributes: { reason: { DataType: 'String', StringValue: 'bad queue message: body is not JSON' } } }));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: stack.dlqUrl,
+        MessageBody: 'hello',
+        MessageAttributes: { reason: { DataType: 'String', StringValue: 'bad queue message: body is not JSON' } },
+      }),
+    );
     // The redrive policy moves the first one when its second visibility timeout ends.
     for (let i = 0; i < 50 && (await queueDepth(sqs, stack.dlqUrl)).visible < 3; i++) await sleep(100);
   });
@@ -71,7 +77,13 @@ describe('dlq: list and redrive through the SQS protocol (npm run dlq)', () => {
     expect(Date.parse(poison.firstReceivedAt!)).to.be.closeTo(Date.now(), 30_000);
 
     const bad = entries['incoming/bad rows.csv'];
-    expect(bad).to.include({ origin: 'worker', reason: "invalid input: column 'close' missing", runId: '20240101T000000Z-0123456789abcdef', sourceMessageId: 'm-1', failedAt: '2024-01-01T00:00:01.000Z' });
+    expect(bad).to.include({
+      origin: 'worker',
+      reason: "invalid input: column 'close' missing",
+      runId: '20240101T000000Z-0123456789abcdef',
+      sourceMessageId: 'm-1',
+      failedAt: '2024-01-01T00:00:01.000Z',
+    });
     expect(bad.receiveCount).to.equal(1);
 
     expect(entries['(none)']).to.include({ origin: 'worker', reason: 'bad queue message: body is not JSON', body: 'hello' });
@@ -102,7 +114,9 @@ describe('dlq: list and redrive through the SQS protocol (npm run dlq)', () => {
     expect(out).to.deep.equal({ moved: 3, failed: [] });
     expect(await queueDepth(sqs, stack.dlqUrl)).to.deep.equal({ visible: 0, inFlight: 0 });
 
-    const { Messages = [] } = await sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }));
+    const { Messages = [] } = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: stack.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 1, MessageAttributeNames: ['All'] }),
+    );
     expect(Messages).to.have.length(3);
     const bodies = Messages.map((m) => m.Body);
     expect(bodies).to.include('hello');

@@ -21,7 +21,10 @@ function symbolBlock(json: string, symbol: string): string {
   const start = lines.indexOf(`    ${JSON.stringify(symbol)}: {`);
   if (start < 0) throw new Error(`no block for ${symbol}`);
   const end = lines.findIndex((l, i) => i > start && /^ {4}\}/.test(l));
-  return lines.slice(start, end + 1).join('\n').replace(/,$/, '');
+  return lines
+    .slice(start, end + 1)
+    .join('\n')
+    .replace(/,$/, '');
 }
 
 /**
@@ -64,14 +67,23 @@ describe('npm run model -- extend-scalers (the cold-start rule, against the embe
     // The BTC history under a name the team's file does not know (HELD), LTC (known) as is, and a symbol with 10 rows.
     const [header, ...lines] = fs.readFileSync(shared('data/crypto_markets_btc_ltc_xrp.csv'), 'utf8').trim().split('\n');
     const col = header!.split(',').indexOf('symbol');
-    const rename = (line: string, to: string) => line.split(',').map((v, i) => (i === col ? to : v)).join(',');
+    const rename = (line: string, to: string) =>
+      line
+        .split(',')
+        .map((v, i) => (i === col ? to : v))
+        .join(',');
     const symbolOf = (line: string) => line.split(',')[col];
     const out = [header!];
     for (const line of lines) {
       if (symbolOf(line) === 'BTC') out.push(rename(line, 'HELD'));
       if (symbolOf(line) === 'LTC') out.push(line);
     }
-    out.push(...lines.filter((l) => symbolOf(l) === 'XRP').slice(0, 10).map((l) => rename(l, 'SHORT')));
+    out.push(
+      ...lines
+        .filter((l) => symbolOf(l) === 'XRP')
+        .slice(0, 10)
+        .map((l) => rename(l, 'SHORT')),
+    );
     historyCsv = `${out.join('\n')}\n`;
     fs.writeFileSync(path.join(dir, 'history.csv'), historyCsv);
     const load = await runInProcess(historyMain, ['load', path.join(dir, 'history.csv'), '--endpoint-url', stack.stack.endpoint]);
@@ -143,7 +155,8 @@ describe('npm run model -- extend-scalers (the cold-start rule, against the embe
     expect(r.stderr).to.match(/no new symbol has 30 rows in the history \(1 below the threshold\); nothing written/);
     const r2 = await run('--min-rows', '20', '--as-of', '2013-05-20');
     expect(r2.code, r2.stderr).to.equal(0);
-    const metadata = JSON.parse((await readPublishedVersion(stack.objects, r2.stdout.trim())).get('metadata.json')!.toString('utf8')) as ModelMetadata & CandidateMetadata;
+    const metadata = JSON.parse((await readPublishedVersion(stack.objects, r2.stdout.trim())).get('metadata.json')!.toString('utf8')) as ModelMetadata &
+      CandidateMetadata;
     expect(metadata.scalerHistory.map((s) => [s.symbol, s.rows, s.lastDate])).to.deep.equal([['HELD', 23, '2013-05-20']]);
   });
 

@@ -68,10 +68,12 @@ describe('model registry and retraining: train, review, use, roll back (embedded
     expect(await principalOf(target)).to.equal(localPrincipal());
   });
 
-  it('publishes the team\'s own model as approved at import, without moving the pointer', async () => {
+  it("publishes the team's own model as approved at import, without moving the pointer", async () => {
     const r = await model('publish');
     expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.match(new RegExp(`^published ${fleet.modelVersion} from .*model\\.h5 .* to s3://crypto-open-local/models/${fleet.modelVersion}/: approved\n$`));
+    expect(r.stdout).to.match(
+      new RegExp(`^published ${fleet.modelVersion} from .*model\\.h5 .* to s3://crypto-open-local/models/${fleet.modelVersion}/: approved\n$`),
+    );
     expect(await inService()).to.equal(fleet.modelVersion);
     const status = await readJson<VersionStatusRecord>(fleet, versionStatusKey(fleet.modelVersion));
     expect(status).to.include({ status: 'approved', principal: localPrincipal() });
@@ -90,7 +92,10 @@ describe('model registry and retraining: train, review, use, roll back (embedded
     const t = meta.training!;
     if (t.kind !== 'train') throw new Error('not a training record');
     // 80 of the 90 loaded rows per symbol are on or before the cut-off.
-    expect(t.data.symbols.map((s) => [s.symbol, s.rows, s.lastDate])).to.deep.equal([['BTC', 80, asOf], ['LTC', 80, asOf]]);
+    expect(t.data.symbols.map((s) => [s.symbol, s.rows, s.lastDate])).to.deep.equal([
+      ['BTC', 80, asOf],
+      ['LTC', 80, asOf],
+    ]);
     expect(t.provenance.asOf).to.equal(asOf);
     expect(t.provenance.codeCommit).to.match(/^[0-9a-f]{40}$|^unknown$/);
     const objects = t.provenance.historyObjects!;
@@ -134,7 +139,9 @@ describe('model registry and retraining: train, review, use, roll back (embedded
     const r = await runInProcess(trainMain, ['--as-of', asOf, '--epochs', '1', '--seed', '7', '--validation-rows', '10', ...args], env());
     expect(r.code, r.stderr).to.equal(0);
     // weights.bin, model.json and scalers.json were created again with the same bytes (a create-only PUT accepts only those).
-    expect(r.stdout).to.contain(`trained ${candidate} (candidate) as of ${asOf} to s3://crypto-open-local/models/${candidate}/ (already there: the same weights and scalers)`);
+    expect(r.stdout).to.contain(
+      `trained ${candidate} (candidate) as of ${asOf} to s3://crypto-open-local/models/${candidate}/ (already there: the same weights and scalers)`,
+    );
   });
 
   it('exports the candidate as a Keras 2.2.4 HDF5 file and scalers JSON; re-imported, it gives the same outputs', async () => {
@@ -161,14 +168,25 @@ describe('model registry and retraining: train, review, use, roll back (embedded
     expect(scalers.scalers.LTC.v_open.mean_).to.deep.equal([original.scalers.symbols.get('LTC')!.v_open!.mean]);
   });
 
-  it('trains as the image\'s one-off task from its environment: a candidate under models/, nothing under registry/, the pointer unchanged', async () => {
-    const env = fleet.env({ TRAIN_AS_OF: HISTORY.filter((l) => l.split(',')[1] === 'LTC')[69]!.split(',')[3]!, TRAIN_EPOCHS: '1', TRAIN_SEED: '3', TRAIN_SYMBOLS: 'LTC', TRAIN_VALIDATION_ROWS: '10', CODE_COMMIT: 'c0ffee' });
+  it("trains as the image's one-off task from its environment: a candidate under models/, nothing under registry/, the pointer unchanged", async () => {
+    const env = fleet.env({
+      TRAIN_AS_OF: HISTORY.filter((l) => l.split(',')[1] === 'LTC')[69]!.split(',')[3]!,
+      TRAIN_EPOCHS: '1',
+      TRAIN_SEED: '3',
+      TRAIN_SYMBOLS: 'LTC',
+      TRAIN_VALIDATION_ROWS: '10',
+      CODE_COMMIT: 'c0ffee',
+    });
     // The task runs as its own role (infra's), not as the worker: its requests are not recorded as the worker's.
     delete env.AWS_REQUEST_LOG;
     delete env.AWS_REQUEST_PRINCIPAL;
     const r = await runSpawned('worker/commands/train-task.ts', [], env, 180_000);
     expect(r.code, r.stderr).to.equal(0);
-    const line = r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'train.candidate');
+    const line = r.stdout
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as Record<string, unknown>)
+      .find((l) => l.event === 'train.candidate');
     expect(line, r.stdout).to.not.equal(undefined);
     const version = String(line!.version);
     const meta = await readJson<ModelMetadata>(fleet, `models/${version}/metadata.json`);
@@ -191,20 +209,24 @@ describe('model registry and retraining: train, review, use, roll back (embedded
     expect(await inService()).to.equal(fleet.modelVersion);
   });
 
-  it('approve, use, rollback: the pointer and the workers\' next run follow, and the log records each with principal and reason', async () => {
+  it("approve, use, rollback: the pointer and the workers' next run follow, and the log records each with principal and reason", async () => {
     const worker = await inProcessWorker(fleet);
     const runVersion = async (name: string, body: string): Promise<string> => {
       const key = `incoming/registry/${name}.csv`;
       const etag = await upload(fleet, key, body);
-      return eventually(async () => {
-        if (!(await fleet.objects.exists(`predictions/registry/${name}_preds.csv`))) return undefined;
-        for (const k of await listKeys(fleet, 'runs/')) {
-          if (!k.endsWith('/manifest.json')) continue;
-          const manifest = await readJson<RunManifest>(fleet, k);
-          if (manifest.input.key === key && manifest.input.etag === etag) return manifest.model.version;
-        }
-        return undefined;
-      }, `the run of ${key}`, 120_000);
+      return eventually(
+        async () => {
+          if (!(await fleet.objects.exists(`predictions/registry/${name}_preds.csv`))) return undefined;
+          for (const k of await listKeys(fleet, 'runs/')) {
+            if (!k.endsWith('/manifest.json')) continue;
+            const manifest = await readJson<RunManifest>(fleet, k);
+            if (manifest.input.key === key && manifest.input.etag === etag) return manifest.model.version;
+          }
+          return undefined;
+        },
+        `the run of ${key}`,
+        120_000,
+      );
     };
     try {
       expect(await runVersion('day-1', uploadRows(80, 8))).to.equal(fleet.modelVersion);
@@ -241,7 +263,9 @@ describe('model registry and retraining: train, review, use, roll back (embedded
 
     const log = await model('log');
     expect(log.stdout.trim().split('\n')).to.have.length(5);
-    expect(log.stdout).to.contain(`rollback ${fleet.modelVersion}  ${candidate} -> ${fleet.modelVersion}  approved  by ${localPrincipal()}: worse than naive for 3 days`);
+    expect(log.stdout).to.contain(
+      `rollback ${fleet.modelVersion}  ${candidate} -> ${fleet.modelVersion}  approved  by ${localPrincipal()}: worse than naive for 3 days`,
+    );
 
     const list = await model('list');
     expect(list.stdout).to.contain(`* ${fleet.modelVersion}  approved`);

@@ -27,7 +27,11 @@ describe('sample generator (npm run sample)', () => {
     }
     const parsed = await readInputCsv(fs.createReadStream(file));
     expect(parsed.symbols.map((s) => s.symbol).sort()).to.deep.equal(['BTC', 'LTC', 'XRP']);
-    expect(parsed.symbols.map((s) => [s.problem ?? null, s.rows.length])).to.deep.equal([[null, 60], [null, 60], [null, 60]]);
+    expect(parsed.symbols.map((s) => [s.problem ?? null, s.rows.length])).to.deep.equal([
+      [null, 60],
+      [null, 60],
+      [null, 60],
+    ]);
   });
 
   it('satisfies the OHLC invariants and links days', async () => {
@@ -64,7 +68,7 @@ describe('sample generator (npm run sample)', () => {
     expect(() => generateSample({ symbols: ['BTC'], days: 5, start: '2018-02-30' })).to.throw(/--start must be an ISO date/);
   });
 
-  it('generates many symbols (--count) the team\'s scalers never had, each with its own price scale, that the engine reads', async function () {
+  it("generates many symbols (--count) the team's scalers never had, each with its own price scale, that the engine reads", async function () {
     this.timeout(60_000);
     const file = path.join(dir, 'many.csv');
     expect(await writeGeneratedSample({ count: 1000, days: 40, seed: 5 }, file)).to.equal(40_000);

@@ -41,16 +41,23 @@ describe('realized accuracy and shadow scoring over daily uploads (embedded stac
         const name = `day-${d}`;
         const key = `incoming/acc/${name}.csv`;
         const etag = await upload(fleet, key, dailyUpload(d));
-        const manifest = await eventually(async () => {
-          for (const k of await listKeys(fleet, 'runs/')) {
-            if (!k.endsWith('/manifest.json')) continue;
-            const m = await readJson<RunManifest>(fleet, k);
-            if (m.input.key === key && m.input.etag === etag) return m;
-          }
-          return undefined;
-        }, `the run of ${key}`, 120_000);
+        const manifest = await eventually(
+          async () => {
+            for (const k of await listKeys(fleet, 'runs/')) {
+              if (!k.endsWith('/manifest.json')) continue;
+              const m = await readJson<RunManifest>(fleet, k);
+              if (m.input.key === key && m.input.etag === etag) return m;
+            }
+            return undefined;
+          },
+          `the run of ${key}`,
+          120_000,
+        );
         // The accuracy record follows the manifest within the same message.
-        await eventually(async () => ((await listKeys(fleet, `accuracy/`)).some((k) => k.endsWith(`/${manifest.runId}.json`)) ? true : undefined), `accuracy of ${name}`);
+        await eventually(
+          async () => ((await listKeys(fleet, `accuracy/`)).some((k) => k.endsWith(`/${manifest.runId}.json`)) ? true : undefined),
+          `accuracy of ${name}`,
+        );
         runs.push({ name, manifest });
       }
     } finally {
@@ -100,7 +107,9 @@ describe('realized accuracy and shadow scoring over daily uploads (embedded stac
 
     const printed = await runInProcess(modelMain, ['accuracy', '--days', '30', '--to', lastDate, ...args()]);
     expect(printed.code, printed.stderr).to.equal(0);
-    expect(printed.stdout).to.contain(`${fleet.modelVersion}  in-service  MAD ${hand.mad.toPrecision(6)}  naive ${hand.naiveMad.toPrecision(6)}  8 forecasts over 4 days`);
+    expect(printed.stdout).to.contain(
+      `${fleet.modelVersion}  in-service  MAD ${hand.mad.toPrecision(6)}  naive ${hand.naiveMad.toPrecision(6)}  8 forecasts over 4 days`,
+    );
 
     const recorded = logs.filter((l) => l.event === 'accuracy.recorded');
     expect(recorded).to.have.length(4);
@@ -111,7 +120,7 @@ describe('realized accuracy and shadow scoring over daily uploads (embedded stac
   it('runs the shadow version on every upload: its outputs beside the published ones, its accuracy accrued under its own id', async () => {
     for (const run of runs) {
       const published = await readText(fleet, `predictions/acc/${run.name}_preds.csv`);
-      expect(published, 'the published predictions are the version in service\'s').to.equal(await readText(fleet, `runs/${run.manifest.runId}/preds.csv`));
+      expect(published, "the published predictions are the version in service's").to.equal(await readText(fleet, `runs/${run.manifest.runId}/preds.csv`));
       expect(run.manifest.model.version).to.equal(fleet.modelVersion);
       const shadowPreds = await readText(fleet, `runs/${run.manifest.runId}/shadow/${shadow}/preds.csv`);
       expect(shadowPreds.split('\n')[0]).to.equal('symbol,index,date,val_open,pred_open,v_open_scaled,v_open');

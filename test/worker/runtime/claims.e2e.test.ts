@@ -25,7 +25,9 @@ describe('one run per run id (claims with conditional writes, embedded stack)', 
     const put = await stack.objects.put(key, TEST_CSV, 'text/csv');
     expect(put.bytes).to.equal(TEST_CSV.length);
     const etag = (await stack.objects.head(key))!.etag;
-    return JSON.stringify(buildS3Event({ bucket: stack.stack.bucket, key, size: TEST_CSV.length, eTag: etag, sequencer: '00C1', eventTime: new Date('2026-12-01T00:00:00Z') }));
+    return JSON.stringify(
+      buildS3Event({ bucket: stack.stack.bucket, key, size: TEST_CSV.length, eTag: etag, sequencer: '00C1', eventTime: new Date('2026-12-01T00:00:00Z') }),
+    );
   }
   const runIdOf = (body: string) => {
     const m = parseQueueMessage(body);
@@ -45,9 +47,15 @@ describe('one run per run id (claims with conditional writes, embedded stack)', 
         return c.visible + c.inFlight === 0 && (await stack.objects.exists(runKey(runId, 'manifest'))) ? true : undefined;
       }, 'both deliveries handled');
       const logs = [...a.logs, ...b.logs].filter((l) => l.runId === runId);
-      expect(logs.filter((l) => l.event === 'run.started'), 'one inference').to.have.length(1);
+      expect(
+        logs.filter((l) => l.event === 'run.started'),
+        'one inference',
+      ).to.have.length(1);
       expect(logs.filter((l) => l.event === 'run.succeeded')).to.have.length(1);
-      expect(logs.filter((l) => l.event === 'run.done-elsewhere' || l.event === 'run.already-complete'), 'the other delivery is acknowledged').to.have.length(1);
+      expect(
+        logs.filter((l) => l.event === 'run.done-elsewhere' || l.event === 'run.already-complete'),
+        'the other delivery is acknowledged',
+      ).to.have.length(1);
       const claim = await readJson<ClaimRecord>(stack, claimKey(runId));
       expect(claim.released).to.equal('succeeded');
     } finally {
@@ -55,15 +63,24 @@ describe('one run per run id (claims with conditional writes, embedded stack)', 
     }
   });
 
-  it("takes over the run of a worker that crashed holding its claim, once the claim expires", async () => {
+  it('takes over the run of a worker that crashed holding its claim, once the claim expires', async () => {
     const body = await eventFor('incoming/crashed-claimant.csv');
     const runId = runIdOf(body);
-    const dead: ClaimRecord = { schema: 'crypto-open-fleet/run-claim/1', runId, worker: 'dead-worker', claimedAt: new Date(Date.now() - 60_000).toISOString(), expiresAt: new Date(Date.now() + 5_000).toISOString() };
+    const dead: ClaimRecord = {
+      schema: 'crypto-open-fleet/run-claim/1',
+      runId,
+      worker: 'dead-worker',
+      claimedAt: new Date(Date.now() - 60_000).toISOString(),
+      expiresAt: new Date(Date.now() + 5_000).toISOString(),
+    };
     await stack.objects.putJson(claimKey(runId), dead);
     const w = await inProcessWorker(stack);
     try {
       await send(body);
-      const manifest = await eventually(async () => ((await stack.objects.exists(runKey(runId, 'manifest'))) ? readJson<RunManifest>(stack, runKey(runId, 'manifest')) : undefined), 'the taken-over run');
+      const manifest = await eventually(
+        async () => ((await stack.objects.exists(runKey(runId, 'manifest'))) ? readJson<RunManifest>(stack, runKey(runId, 'manifest')) : undefined),
+        'the taken-over run',
+      );
       expect(manifest.worker.id).to.equal(w.logs[0]!.worker);
       expect(w.logs.find((l) => l.event === 'run.claim-taken-over')).to.include({ runId, from: 'dead-worker' });
       // The safety property, whenever the message arrived: no inference before the dead worker's claim expired.

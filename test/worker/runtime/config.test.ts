@@ -32,7 +32,13 @@ describe('worker config (parsed once from the environment)', () => {
       checksumsWhenRequired: true,
       requestLog: { file: '/tmp/r.jsonl', principal: 'worker' },
     });
-    expect(workerConfigFromEnv(base).aws).to.deep.equal({ region: 'us-east-1', s3Endpoint: undefined, sqsEndpoint: undefined, s3ForcePathStyle: false, checksumsWhenRequired: false });
+    expect(workerConfigFromEnv(base).aws).to.deep.equal({
+      region: 'us-east-1',
+      s3Endpoint: undefined,
+      sqsEndpoint: undefined,
+      s3ForcePathStyle: false,
+      checksumsWhenRequired: false,
+    });
   });
 
   it('names the variable at fault', () => {

@@ -48,14 +48,18 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
   }
 
   async function runOf(key: string, etag: string): Promise<RunManifest> {
-    const status = await eventually(async () => {
-      try {
-        const s = await readJson<UploadStatus>(fleet, uploadStatusKey(fleet.stack.bucket, key, etag));
-        return s.status === 'succeeded' ? s : undefined;
-      } catch {
-        return undefined;
-      }
-    }, `the run of ${key}`, 120_000);
+    const status = await eventually(
+      async () => {
+        try {
+          const s = await readJson<UploadStatus>(fleet, uploadStatusKey(fleet.stack.bucket, key, etag));
+          return s.status === 'succeeded' ? s : undefined;
+        } catch {
+          return undefined;
+        }
+      },
+      `the run of ${key}`,
+      120_000,
+    );
     return readJson<RunManifest>(fleet, runKey(status.runId, 'manifest'));
   }
 
@@ -118,7 +122,8 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
       const key = `incoming/daily/${day}.csv`;
       const m = await runOf(key, await upload(fleet, key, fileOf(on(day))));
       await expectLikeFull(m, day, [day]);
-      for (const s of m.symbols) expect(s.status === 'ok' && s.history, `${s.symbol} on ${day}`).to.deep.equal({ rows: 6, lastDate: isoDay(dayNumber(day) - 1) });
+      for (const s of m.symbols)
+        expect(s.status === 'ok' && s.history, `${s.symbol} on ${day}`).to.deep.equal({ rows: 6, lastDate: isoDay(dayNumber(day) - 1) });
       expect(m.history!.read.length, 'a bounded read: the segments of the week before').to.be.within(1, 8);
       expect(m.history!.written).to.have.length(1);
       lastRuns.push(m);
@@ -142,7 +147,8 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
     }
     // The day's number is the forecast made at the previous close.
     const jan9 = await parseCsvText(await readText(fleet, lastRuns[8]!.outputs.forecast.key));
-    for (const f of jan9) near(Number(rows.find((r) => r.symbol === f.symbol && r.date === '2018-01-10')!.pred_open), Number(f.forecast_open), `${f.symbol} 2018-01-10`);
+    for (const f of jan9)
+      near(Number(rows.find((r) => r.symbol === f.symbol && r.date === '2018-01-10')!.pred_open), Number(f.forecast_open), `${f.symbol} 2018-01-10`);
   });
 
   it('forecasts on command as the last daily run did, once per command and history state', async () => {
@@ -154,7 +160,10 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
     const daily = await parseCsvText(await readText(fleet, lastRuns.at(-1)!.outputs.forecast.key));
     expect(published).to.deep.equal(daily.sort((a, b) => (a.symbol! < b.symbol! ? -1 : 1)));
     await sendForecast({ command: 'forecast', asOf: '2018-01-10' });
-    await eventually(async () => (workers.some((w) => w.logs.some((l) => l.event === 'forecast.already-complete')) ? true : undefined), 'the repeated forecast to be a no-op');
+    await eventually(
+      async () => (workers.some((w) => w.logs.some((l) => l.event === 'forecast.already-complete')) ? true : undefined),
+      'the repeated forecast to be a no-op',
+    );
     expect(await forecastManifests()).to.have.length(1);
   });
 
@@ -165,7 +174,9 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
     expect(m.gaps).to.deep.equal(['BTC', 'LTC', 'XRP'].map((symbol) => ({ symbol, lastDate: '2018-01-10', gapDays: 2 })));
     const rows = await parseCsvText(await readText(fleet, forecastsKey('2018-01-13')));
     const daily = (await parseCsvText(await readText(fleet, lastRuns.at(-1)!.outputs.forecast.key))).sort((a, b) => (a.symbol! < b.symbol! ? -1 : 1));
-    expect(rows.map((r) => [r.symbol, r.last_date, r.date, r.forecast_open])).to.deep.equal(daily.map((r) => [r.symbol, '2018-01-10', '2018-01-13', r.forecast_open]));
+    expect(rows.map((r) => [r.symbol, r.last_date, r.date, r.forecast_open])).to.deep.equal(
+      daily.map((r) => [r.symbol, '2018-01-10', '2018-01-13', r.forecast_open]),
+    );
     // The schedule's message has no asOf: the latest day in the history.
     await sendForecast({ command: 'forecast' });
     const late = await eventually(async () => (await forecastManifests()).find((f) => f.command.asOf === undefined), 'a forecast without asOf');
@@ -200,14 +211,24 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
     if (!gap) await expectLikeFull(second, both[1]!, [both[1]!]);
     const store = new HistoryStore(fleet.objects);
     const read = await store.range('XRP', dayNumber('2018-01-10'), dayNumber('2018-01-14'));
-    expect(read.rows.get('XRP')!.map((r) => [isoDay(r.day), r.openText])).to.deep.equal(DAYS.slice(9).concat(pair, both).map((d) => [d, on(d).find((l) => l.includes(',XRP,'))!.split(',')[OPEN]]));
+    expect(read.rows.get('XRP')!.map((r) => [isoDay(r.day), r.openText])).to.deep.equal(
+      DAYS.slice(9)
+        .concat(pair, both)
+        .map((d) => [
+          d,
+          on(d)
+            .find((l) => l.includes(',XRP,'))!
+            .split(',')[OPEN],
+        ]),
+    );
     // Whatever the order, the daily file is computed from every row.
     const rows = await eventually(async () => {
       const r = await parseCsvText(await readText(fleet, DAILY_PREDS_KEY));
       return r.some((x) => x.date === '2018-01-14') ? r : undefined;
     }, 'the daily file to reach 2018-01-14');
     const ref = await full('2018-01-14');
-    for (const r of rows.filter((x) => x.date >= '2018-01-10')) near(Number(r.pred_open), ref.predictions.find((p) => p.symbol === r.symbol && p.date === r.date)!.predOpen, `daily ${r.symbol} ${r.date}`);
+    for (const r of rows.filter((x) => x.date >= '2018-01-10'))
+      near(Number(r.pred_open), ref.predictions.find((p) => p.symbol === r.symbol && p.date === r.date)!.predOpen, `daily ${r.symbol} ${r.date}`);
   });
 
   it('applies a corrected day: its row changes, and so do the later forecasts', async () => {
@@ -216,7 +237,12 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
       cells[OPEN] = String(Number(cells[OPEN]) * 1.05);
       return cells.join(',');
     });
-    const before = await parseCsvText(await readText(fleet, (await runOf('incoming/daily/2018-01-14.csv', (await fleet.objects.head('incoming/daily/2018-01-14.csv'))!.etag)).outputs.forecast.key));
+    const before = await parseCsvText(
+      await readText(
+        fleet,
+        (await runOf('incoming/daily/2018-01-14.csv', (await fleet.objects.head('incoming/daily/2018-01-14.csv'))!.etag)).outputs.forecast.key,
+      ),
+    );
     const key = 'incoming/daily/2018-01-14-fix.csv';
     const m = await runOf(key, await upload(fleet, key, fileOf(corrected)));
     const store = new HistoryStore(fleet.objects);
@@ -227,8 +253,11 @@ describe('daily uploads on the embedded stack: history-fed windows, forecasts, t
     // The next day's upload reads the corrected row.
     const next = 'incoming/daily/2018-01-15.csv';
     const n = await runOf(next, await upload(fleet, next, fileOf(on('2018-01-15'))));
-    const ref = await predictCsv(Readable.from([Buffer.from(fileOf([...upTo('2018-01-13'), ...corrected, ...on('2018-01-15')]))]), model, inference, { mode: 'anchored' });
-    for (const p of await parseCsvText(await readText(fleet, n.outputs.preds.key))) near(Number(p.pred_open), ref.predictions.find((r) => r.symbol === p.symbol && r.date === p.date)!.predOpen, `${p.symbol} after the fix`);
+    const ref = await predictCsv(Readable.from([Buffer.from(fileOf([...upTo('2018-01-13'), ...corrected, ...on('2018-01-15')]))]), model, inference, {
+      mode: 'anchored',
+    });
+    for (const p of await parseCsvText(await readText(fleet, n.outputs.preds.key)))
+      near(Number(p.pred_open), ref.predictions.find((r) => r.symbol === p.symbol && r.date === p.date)!.predOpen, `${p.symbol} after the fix`);
     // The daily file shows the corrected row, and the days after it predicted from it.
     const daily = await parseCsvText(await readText(fleet, DAILY_PREDS_KEY));
     for (const r of daily.filter((x) => x.date >= '2018-01-14')) {

@@ -46,7 +46,10 @@ const CASES: Record<FailureKind, Case> = {
     cause: async (s, key) => void (await upload(s, key, TEST_CSV)),
     reason: /model unusable: .*files do not match version/,
   },
-  'source-missing': { cause: (s, key) => send(s, event(s, key, 'd41d8cd98f00b204e9800998ecf8427e')).then(() => undefined), reason: /source missing: .* was deleted before it was read/ },
+  'source-missing': {
+    cause: (s, key) => send(s, event(s, key, 'd41d8cd98f00b204e9800998ecf8427e')).then(() => undefined),
+    reason: /source missing: .* was deleted before it was read/,
+  },
   'bad-message': { cause: (s, key) => send(s, `not json: ${key}`).then(() => undefined), reason: /bad queue message: body is not JSON/ },
   'source-changed': {
     // An event whose ETag the key no longer holds (the upload's own event runs normally).
@@ -56,8 +59,15 @@ const CASES: Record<FailureKind, Case> = {
     },
     reason: /source changed: .* no longer has ETag 0123456789abcdef0123456789abcdef/,
   },
-  'unsupported-command': { cause: (s) => send(s, JSON.stringify({ command: 'no-such-command' })).then(() => undefined), reason: /unsupported command: "no-such-command"/ },
-  transient: { pointerKey: 'models/no-pointer-here.json', cause: async (s, key) => void (await upload(s, key, TEST_CSV)), reason: /model pointer .* unreadable/ },
+  'unsupported-command': {
+    cause: (s) => send(s, JSON.stringify({ command: 'no-such-command' })).then(() => undefined),
+    reason: /unsupported command: "no-such-command"/,
+  },
+  transient: {
+    pointerKey: 'models/no-pointer-here.json',
+    cause: async (s, key) => void (await upload(s, key, TEST_CSV)),
+    reason: /model pointer .* unreadable/,
+  },
 };
 
 describe('failure kinds: each decides what becomes of its message (handler on the embedded stack)', function () {
@@ -66,7 +76,8 @@ describe('failure kinds: each decides what becomes of its message (handler on th
     stack = await startTestStack({ visibilityTimeoutSeconds: 2, maxReceiveCount: 2 });
     // A copy of the version whose weights do not match its id, behind its own pointer.
     const { files } = await resolveModelFiles({}, {}, repoRoot);
-    for (const [name, bytes] of files) await stack.objects.put(`models/broken-copy/${name}`, name === 'weights.bin' ? Buffer.alloc(bytes.length, 1) : bytes, 'application/octet-stream');
+    for (const [name, bytes] of files)
+      await stack.objects.put(`models/broken-copy/${name}`, name === 'weights.bin' ? Buffer.alloc(bytes.length, 1) : bytes, 'application/octet-stream');
     await stack.objects.putJson('models/broken.json', { version: stack.modelVersion, prefix: 'models/broken-copy/' });
   });
   after(async () => stack?.close());
@@ -90,7 +101,8 @@ describe('failure kinds: each decides what becomes of its message (handler on th
         await c.cause(stack, key);
         const outcome = disposition === 'dead-letter' ? 'dead-lettered' : 'settled';
         await eventually(
-          async () => (disposition === 'retry' ? (await peekDlq(stack)).find(inDlq) : worker.logs.find((l) => l.event === 'message.done' && l.outcome === outcome)),
+          async () =>
+            disposition === 'retry' ? (await peekDlq(stack)).find(inDlq) : worker.logs.find((l) => l.event === 'message.done' && l.outcome === outcome),
           `the ${kind} message to be handled`,
           30_000,
         );
@@ -133,7 +145,8 @@ describe('failure kinds: each decides what becomes of its message (handler on th
       await eventually(async () => (worker.logs.filter((l) => l.event === 'message.done').length >= 2 ? true : undefined), 'the two uploads to run');
       const records = [
         ...buildS3Event({ bucket: stack.stack.bucket, key: good, size: TEST_CSV.length, eTag: etag, sequencer: '0A01', eventTime: new Date() }).Records,
-        ...buildS3Event({ bucket: stack.stack.bucket, key: 'incoming/multi/missing.csv', size: 1, eTag: 'aa', sequencer: '0A02', eventTime: new Date() }).Records,
+        ...buildS3Event({ bucket: stack.stack.bucket, key: 'incoming/multi/missing.csv', size: 1, eTag: 'aa', sequencer: '0A02', eventTime: new Date() })
+          .Records,
         ...buildS3Event({ bucket: stack.stack.bucket, key: changed, size: 1, eTag: 'bb', sequencer: '0A03', eventTime: new Date() }).Records,
       ];
       const body = JSON.stringify({ Records: records });

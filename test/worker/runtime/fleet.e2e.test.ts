@@ -6,35 +6,40 @@ import type { RunError, RunManifest, UploadStatus } from '../../../shared/manife
 import { buildS3Event, buildS3TestEvent } from '../../../worker/tasks/s3-notification.js';
 import { sha256 } from '../../../worker/runtime/s3-objects.js';
 import { parseCsvText, readCsvFile } from '../../helpers/csv.js';
-import { eventually, inProcessWorker, peekDlq, queueCounts, readJson, readText, runsWith, startTestStack, upload, type TestStack } from '../../helpers/test-stack.js';
+import {
+  eventually,
+  inProcessWorker,
+  peekDlq,
+  queueCounts,
+  readJson,
+  readText,
+  runsWith,
+  startTestStack,
+  upload,
+  type TestStack,
+} from '../../helpers/test-stack.js';
 import { shared } from '../../helpers/paths.js';
 
 const TEST_CSV = fs.readFileSync(shared('data/crypto_test.csv'));
 
 async function manifestFor(fleet: TestStack, key: string, etag: string): Promise<RunManifest> {
-  return eventually(
-    async () => {
-      for (const k of await runsWith(fleet, 'manifest.json')) {
-        const m = await readJson<RunManifest>(fleet, k);
-        if (m.input.key === key && m.input.etag === etag) return m;
-      }
-      return undefined;
-    },
-    `the manifest of ${key}`,
-  );
+  return eventually(async () => {
+    for (const k of await runsWith(fleet, 'manifest.json')) {
+      const m = await readJson<RunManifest>(fleet, k);
+      if (m.input.key === key && m.input.etag === etag) return m;
+    }
+    return undefined;
+  }, `the manifest of ${key}`);
 }
 
 async function errorFor(fleet: TestStack, key: string): Promise<RunError> {
-  return eventually(
-    async () => {
-      for (const k of await runsWith(fleet, 'error.json')) {
-        const e = await readJson<RunError>(fleet, k);
-        if (e.input.key === key) return e;
-      }
-      return undefined;
-    },
-    `the error record of ${key}`,
-  );
+  return eventually(async () => {
+    for (const k of await runsWith(fleet, 'error.json')) {
+      const e = await readJson<RunError>(fleet, k);
+      if (e.input.key === key) return e;
+    }
+    return undefined;
+  }, `the error record of ${key}`);
 }
 
 describe('worker on the embedded stack (real S3 and SQS protocols)', function () {
@@ -89,9 +94,21 @@ describe('worker on the embedded stack (real S3 and SQS protocols)', function ()
     const key = 'incoming/twice.csv';
     const etag = await upload(fleet, key, TEST_CSV);
     const first = await manifestFor(fleet, key, etag);
-    const body = JSON.stringify(buildS3Event({ bucket: fleet.stack.bucket, key, size: TEST_CSV.length, eTag: etag, sequencer: first.event.sequencer, eventTime: new Date(first.event.eventTime) }));
+    const body = JSON.stringify(
+      buildS3Event({
+        bucket: fleet.stack.bucket,
+        key,
+        size: TEST_CSV.length,
+        eTag: etag,
+        sequencer: first.event.sequencer,
+        eventTime: new Date(first.event.eventTime),
+      }),
+    );
     await fleet.sqs.send(new SendMessageCommand({ QueueUrl: fleet.stack.queueUrl, MessageBody: body }));
-    await eventually(async () => (worker.logs.some((l) => l.event === 'run.already-complete' && l.runId === first.runId) ? true : undefined), 'the duplicate to be acknowledged');
+    await eventually(
+      async () => (worker.logs.some((l) => l.event === 'run.already-complete' && l.runId === first.runId) ? true : undefined),
+      'the duplicate to be acknowledged',
+    );
     const again = await readJson<RunManifest>(fleet, runKey(first.runId, 'manifest'));
     expect(again).to.deep.equal(first);
     expect((await runsWith(fleet, 'manifest.json')).filter((k) => k.includes(first.runId))).to.have.length(1);
@@ -153,7 +170,9 @@ describe('worker on the embedded stack (real S3 and SQS protocols)', function ()
 
   it('records "source missing" for an object deleted before it was read', async () => {
     const key = 'incoming/vanished.csv';
-    const body = JSON.stringify(buildS3Event({ bucket: fleet.stack.bucket, key, size: 10, eTag: 'd41d8cd98f00b204e9800998ecf8427e', sequencer: '00AA', eventTime: new Date() }));
+    const body = JSON.stringify(
+      buildS3Event({ bucket: fleet.stack.bucket, key, size: 10, eTag: 'd41d8cd98f00b204e9800998ecf8427e', sequencer: '00AA', eventTime: new Date() }),
+    );
     await fleet.sqs.send(new SendMessageCommand({ QueueUrl: fleet.stack.queueUrl, MessageBody: body }));
     const e = await errorFor(fleet, key);
     expect(e.error).to.include({ kind: 'source-missing' });

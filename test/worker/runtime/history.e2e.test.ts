@@ -1,10 +1,35 @@
 import { expect } from 'chai';
 import { PREFIX } from '../../../shared/layout.js';
-import { compareSegments, dayNumber, HistoryStore, isoDay, parseSegmentKey, segmentCsv, parseSegmentCsv, type HistoryAddition, type HistoryRow } from '../../../worker/runtime/history.js';
+import {
+  compareSegments,
+  dayNumber,
+  HistoryStore,
+  isoDay,
+  parseSegmentKey,
+  segmentCsv,
+  parseSegmentCsv,
+  type HistoryAddition,
+  type HistoryRow,
+} from '../../../worker/runtime/history.js';
 import { listKeys, startTestStack, type TestStack } from '../../helpers/test-stack.js';
 
-const row = (symbol: string, date: string, open: number): HistoryRow => ({ symbol, day: dayNumber(date), open, high: open + 1, low: open - 1, close: open + 0.5, market: open * 1000, openText: String(open) });
-const addition = (runId: string, eventTime: string, sequencer = '0A'): HistoryAddition => ({ runId, inputKey: `incoming/${runId}.csv`, inputVersion: null, eventTime, sequencer });
+const row = (symbol: string, date: string, open: number): HistoryRow => ({
+  symbol,
+  day: dayNumber(date),
+  open,
+  high: open + 1,
+  low: open - 1,
+  close: open + 0.5,
+  market: open * 1000,
+  openText: String(open),
+});
+const addition = (runId: string, eventTime: string, sequencer = '0A'): HistoryAddition => ({
+  runId,
+  inputKey: `incoming/${runId}.csv`,
+  inputVersion: null,
+  eventTime,
+  sequencer,
+});
 const days = (from: string, n: number): string[] => Array.from({ length: n }, (_, i) => isoDay(dayNumber(from) + i));
 
 describe('history store (append-only segments on the embedded S3)', () => {
@@ -31,12 +56,20 @@ describe('history store (append-only segments on the embedded S3)', () => {
 
   it('adds nothing when the same run adds its rows again (create-only, same bytes)', async () => {
     const before = await listKeys(stack, PREFIX.history);
-    await store.add(days('2018-01-28', 6).map((d, i) => row('BTC', d, 100 + i)).concat(row('a,"quoted" symbol', '2018-02-01', 5)), addition('run-a', '2018-02-03T00:00:01.000Z'));
+    await store.add(
+      days('2018-01-28', 6)
+        .map((d, i) => row('BTC', d, 100 + i))
+        .concat(row('a,"quoted" symbol', '2018-02-01', 5)),
+      addition('run-a', '2018-02-03T00:00:01.000Z'),
+    );
     expect(await listKeys(stack, PREFIX.history)).to.deep.equal(before);
   });
 
   it('finds the last six rows before a day, never a row of that day or later (point in time)', async () => {
-    await store.add(days('2018-02-03', 3).map((d, i) => row('BTC', d, 106 + i)), addition('run-b', '2018-02-06T00:00:00.000Z'));
+    await store.add(
+      days('2018-02-03', 3).map((d, i) => row('BTC', d, 106 + i)),
+      addition('run-b', '2018-02-06T00:00:00.000Z'),
+    );
     const read = await store.prior(new Map([['BTC', dayNumber('2018-02-04')]]), 6);
     expect(read.rows.get('BTC')!.map((r) => isoDay(r.day))).to.deep.equal(['2018-01-29', '2018-01-30', '2018-01-31', '2018-02-01', '2018-02-02', '2018-02-03']);
     expect(read.objects.map((o) => o.key.split('/').pop())).to.deep.equal([
@@ -79,6 +112,10 @@ describe('history store (append-only segments on the embedded S3)', () => {
   it('reads one symbol over a range', async () => {
     const read = await store.range('BTC', dayNumber('2018-02-01'), dayNumber('2018-02-03'));
     expect([...read.rows.keys()]).to.deep.equal(['BTC']);
-    expect(read.rows.get('BTC')!.map((r) => [isoDay(r.day), r.open])).to.deep.equal([['2018-02-01', 104], ['2018-02-02', 999], ['2018-02-03', 106]]);
+    expect(read.rows.get('BTC')!.map((r) => [isoDay(r.day), r.open])).to.deep.equal([
+      ['2018-02-01', 104],
+      ['2018-02-02', 999],
+      ['2018-02-03', 106],
+    ]);
   });
 });

@@ -20,7 +20,9 @@ describe('keys and attribute values (worker on the embedded stack)', () => {
 
   /** An event as S3 would send it for `key` (S3 itself never sends such keys: these are forged messages). */
   const forge = async (key: string): Promise<string> => {
-    const body = JSON.stringify(buildS3Event({ bucket: stack.stack.bucket, key, size: 10, eTag: '0123456789abcdef0123456789abcdef', sequencer: '00A1', eventTime: new Date() }));
+    const body = JSON.stringify(
+      buildS3Event({ bucket: stack.stack.bucket, key, size: 10, eTag: '0123456789abcdef0123456789abcdef', sequencer: '00A1', eventTime: new Date() }),
+    );
     await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.stack.queueUrl, MessageBody: body }));
     return body;
   };
@@ -38,11 +40,15 @@ describe('keys and attribute values (worker on the embedded stack)', () => {
     // The seeded upload ran normally meanwhile: its predictions, its history segment and the daily file are the only
     // new objects, nothing landed in incoming/.
     const added = after.filter((k) => !before.includes(k)).sort();
-    expect(added.filter((k) => !k.startsWith('history/segments/2018-01/2018-01-01_2018-01-01_'))).to.deep.equal(['daily/latest_preds.csv', 'predictions/crypto_test_forecast.csv', 'predictions/crypto_test_preds.csv']);
+    expect(added.filter((k) => !k.startsWith('history/segments/2018-01/2018-01-01_2018-01-01_'))).to.deep.equal([
+      'daily/latest_preds.csv',
+      'predictions/crypto_test_forecast.csv',
+      'predictions/crypto_test_preds.csv',
+    ]);
     expect(added.filter((k) => k.startsWith('history/'))).to.have.length(1);
   });
 
-  it("refuses incoming/../predictions/...: the other object is never read, so its content is never echoed", async () => {
+  it('refuses incoming/../predictions/...: the other object is never read, so its content is never echoed', async () => {
     await stack.objects.put('predictions/secret_preds.csv', 'symbol,index,secret-header\n', 'text/csv');
     const body = await forge('incoming/../predictions/secret_preds.csv');
     const reason = (await deadLettered(body)).MessageAttributes?.reason?.StringValue ?? '';

@@ -11,7 +11,11 @@ describe('upload limits (worker on the embedded stack)', () => {
   after(async () => stack?.close());
 
   const reasonFor = (key: string) =>
-    eventually(async () => (await peekDlq(stack)).find((m) => m.Body?.includes(key))?.MessageAttributes?.reason?.StringValue, `the DLQ entry of ${key}`, 60_000);
+    eventually(
+      async () => (await peekDlq(stack)).find((m) => m.Body?.includes(key))?.MessageAttributes?.reason?.StringValue,
+      `the DLQ entry of ${key}`,
+      60_000,
+    );
 
   it('dead-letters a 100 MB file of one line, naming the line limit (its time and memory are measured by the bench)', async function () {
     this.timeout(180_000);
@@ -31,8 +35,13 @@ describe('upload limits (worker on the embedded stack)', () => {
     try {
       const body = fs.readFileSync(shared('data/crypto_test.csv'));
       await upload(stack, 'incoming/too-big.csv', body);
-      expect(await reasonFor('too-big.csv')).to.equal(`incoming/too-big.csv: invalid input: the upload is ${body.length.toLocaleString('en-US')} bytes, over the 1,000-byte limit (MAX_UPLOAD_BYTES)`);
-      expect(worker.logs.some((l) => l.event === 'run.started'), 'never read').to.equal(false);
+      expect(await reasonFor('too-big.csv')).to.equal(
+        `incoming/too-big.csv: invalid input: the upload is ${body.length.toLocaleString('en-US')} bytes, over the 1,000-byte limit (MAX_UPLOAD_BYTES)`,
+      );
+      expect(
+        worker.logs.some((l) => l.event === 'run.started'),
+        'never read',
+      ).to.equal(false);
     } finally {
       await worker.stop();
     }

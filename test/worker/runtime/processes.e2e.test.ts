@@ -5,7 +5,18 @@ import { expect } from 'chai';
 import { runKey } from '../../../shared/layout.js';
 import { WORKER_ENV } from '../../../shared/worker-env.js';
 import type { RunError, RunManifest } from '../../../shared/manifest.js';
-import { eventually, peekDlq, queueCounts, readJson, runsWith, spawnWorker, startTestStack, upload, type TestStack, type WorkerProcess } from '../../helpers/test-stack.js';
+import {
+  eventually,
+  peekDlq,
+  queueCounts,
+  readJson,
+  runsWith,
+  spawnWorker,
+  startTestStack,
+  upload,
+  type TestStack,
+  type WorkerProcess,
+} from '../../helpers/test-stack.js';
 import { writeRepeatedHistory, writeTwentySymbolFile } from '../../helpers/history.js';
 import { shared } from '../../helpers/paths.js';
 
@@ -52,7 +63,12 @@ describe('worker processes on the embedded stack', function () {
     expect(await fleet.objects.exists(runKey(runId, 'manifest')), 'killed before its manifest').to.equal(false);
 
     const b = spawn('worker-b');
-    const m = await eventually(async () => ((await fleet.objects.exists(runKey(runId, 'manifest'))) ? readJson<RunManifest>(fleet, runKey(runId, 'manifest')) : undefined), 'worker-b to finish the run', 60_000, 200);
+    const m = await eventually(
+      async () => ((await fleet.objects.exists(runKey(runId, 'manifest'))) ? readJson<RunManifest>(fleet, runKey(runId, 'manifest')) : undefined),
+      'worker-b to finish the run',
+      60_000,
+      200,
+    );
     expect(m.worker.id).to.equal('worker-b');
     expect(m.worker.receiveCount).to.equal(2);
     expect(m.counts.predicted).to.equal(20);
@@ -65,7 +81,9 @@ describe('worker processes on the embedded stack', function () {
     const b = spawn('worker-2');
     await Promise.all([a, b].map((w) => w.waitForLog((l) => l.event === 'worker.polling')));
     const etags = new Map<string, string>();
-    await Promise.all(Array.from({ length: 20 }, async (_, i) => etags.set(`incoming/batch/day-${i}.csv`, await upload(fleet, `incoming/batch/day-${i}.csv`, TEST_CSV))));
+    await Promise.all(
+      Array.from({ length: 20 }, async (_, i) => etags.set(`incoming/batch/day-${i}.csv`, await upload(fleet, `incoming/batch/day-${i}.csv`, TEST_CSV))),
+    );
     const manifests = await eventually(
       async () => {
         const keys = await runsWith(fleet, 'manifest.json');
@@ -76,7 +94,10 @@ describe('worker processes on the embedded stack', function () {
       250,
     );
     // Every message deleted: nothing is left to run a second time.
-    await eventually(async () => { const c = await queueCounts(fleet, fleet.stack.queueUrl); return c.visible + c.inFlight === 0 ? c : undefined; }, 'an empty queue');
+    await eventually(async () => {
+      const c = await queueCounts(fleet, fleet.stack.queueUrl);
+      return c.visible + c.inFlight === 0 ? c : undefined;
+    }, 'an empty queue');
     expect(await runsWith(fleet, 'manifest.json')).to.have.length(20);
     expect(new Set(manifests.map((m) => m.input.key))).to.deep.equal(new Set(etags.keys()));
     for (const m of manifests) expect(m.input.etag).to.equal(etags.get(m.input.key));
@@ -117,7 +138,15 @@ describe('worker processes on the embedded stack', function () {
     // Visible again at once: heartbeats had kept it invisible for the next 3 s.
     expect(await queueCounts(fleet, fleet.stack.queueUrl)).to.deep.equal({ visible: 1, inFlight: 0 });
     spawn('worker-next');
-    const m = await eventually(async () => ((await fleet.objects.exists(runKey(String(started.runId), 'manifest'))) ? readJson<RunManifest>(fleet, runKey(String(started.runId), 'manifest')) : undefined), 'worker-next to finish', 60_000, 200);
+    const m = await eventually(
+      async () =>
+        (await fleet.objects.exists(runKey(String(started.runId), 'manifest')))
+          ? readJson<RunManifest>(fleet, runKey(String(started.runId), 'manifest'))
+          : undefined,
+      'worker-next to finish',
+      60_000,
+      200,
+    );
     expect(m.worker).to.include({ id: 'worker-next', receiveCount: 2 });
   });
 
@@ -146,20 +175,24 @@ describe('a worker process whose runs always fail', function () {
     await fleet?.close();
   });
 
-    it('moves a message that always fails to the DLQ after maxReceiveCount, leaving an error record', async () => {
-      // Its own stack: a 1 s visibility timeout makes the three deliveries quick.
-      fleet = await startTestStack({ visibilityTimeoutSeconds: 1, maxReceiveCount: 3 });
-      spawn('worker-broken', { [WORKER_ENV.modelPointerKey]: 'models/no-such-pointer.json', [WORKER_ENV.heartbeatSeconds]: '1', [WORKER_ENV.visibilityTimeoutSeconds]: '2' });
-      const key = 'incoming/never.csv';
-      await upload(fleet, key, TEST_CSV);
-      const dead = await eventually(async () => (await peekDlq(fleet))[0], 'the message in the DLQ', 60_000, 250);
-      expect(JSON.parse(dead.Body!).Records[0].s3.object.key).to.equal('incoming/never.csv');
-      expect(Number(dead.Attributes?.ApproximateReceiveCount)).to.be.at.least(1);
-      const errors = await Promise.all((await runsWith(fleet, 'error.json')).map((k) => readJson<RunError>(fleet, k)));
-      const last = errors.find((e) => e.input.key === key)!;
-      expect(last.error.kind).to.equal('transient');
-      expect(last.error.message).to.match(/last attempt failed: model pointer .*no-such-pointer\.json unreadable/);
-      expect(last.worker.receiveCount).to.equal(3);
-      expect(await queueCounts(fleet, fleet.stack.queueUrl)).to.deep.equal({ visible: 0, inFlight: 0 });
+  it('moves a message that always fails to the DLQ after maxReceiveCount, leaving an error record', async () => {
+    // Its own stack: a 1 s visibility timeout makes the three deliveries quick.
+    fleet = await startTestStack({ visibilityTimeoutSeconds: 1, maxReceiveCount: 3 });
+    spawn('worker-broken', {
+      [WORKER_ENV.modelPointerKey]: 'models/no-such-pointer.json',
+      [WORKER_ENV.heartbeatSeconds]: '1',
+      [WORKER_ENV.visibilityTimeoutSeconds]: '2',
     });
+    const key = 'incoming/never.csv';
+    await upload(fleet, key, TEST_CSV);
+    const dead = await eventually(async () => (await peekDlq(fleet))[0], 'the message in the DLQ', 60_000, 250);
+    expect(JSON.parse(dead.Body!).Records[0].s3.object.key).to.equal('incoming/never.csv');
+    expect(Number(dead.Attributes?.ApproximateReceiveCount)).to.be.at.least(1);
+    const errors = await Promise.all((await runsWith(fleet, 'error.json')).map((k) => readJson<RunError>(fleet, k)));
+    const last = errors.find((e) => e.input.key === key)!;
+    expect(last.error.kind).to.equal('transient');
+    expect(last.error.message).to.match(/last attempt failed: model pointer .*no-such-pointer\.json unreadable/);
+    expect(last.worker.receiveCount).to.equal(3);
+    expect(await queueCounts(fleet, fleet.stack.queueUrl)).to.deep.equal({ visible: 0, inFlight: 0 });
+  });
 });

@@ -29,7 +29,11 @@ describe('ECS task scale-in protection', () => {
   });
 
   it('turns protection on while any message is held and off when the last is done', async () => {
-    const p = new ScaleInProtection(uri, createLogger({}, 'error', () => {}), { expiresInMinutes: 30 });
+    const p = new ScaleInProtection(
+      uri,
+      createLogger({}, 'error', () => {}),
+      { expiresInMinutes: 30 },
+    );
     await p.acquire();
     await p.acquire();
     await p.release();
@@ -42,7 +46,11 @@ describe('ECS task scale-in protection', () => {
   });
 
   it('renews a held protection before it lapses, and stops renewing once released', async () => {
-    const p = new ScaleInProtection(uri, createLogger({}, 'error', () => {}), { expiresInMinutes: 1, renewEveryMs: 50 });
+    const p = new ScaleInProtection(
+      uri,
+      createLogger({}, 'error', () => {}),
+      { expiresInMinutes: 1, renewEveryMs: 50 },
+    );
     await p.acquire();
     const on = (c: (typeof calls)[number]) => (c.body as { ProtectionEnabled: boolean }).ProtectionEnabled;
     for (let i = 0; i < 200 && calls.filter(on).length < 3; i++) await new Promise((r) => setTimeout(r, 10));
@@ -58,13 +66,19 @@ describe('ECS task scale-in protection', () => {
   it('logs a refused request and carries on (a lost protection only risks a redelivery)', async () => {
     status = 400;
     const logs: string[] = [];
-    const p = new ScaleInProtection(uri, createLogger({}, 'warn', (l) => void logs.push(l)));
+    const p = new ScaleInProtection(
+      uri,
+      createLogger({}, 'warn', (l) => void logs.push(l)),
+    );
     await p.acquire();
     expect(JSON.parse(logs[0])).to.include({ event: 'scale-in-protection.failed', level: 'warn' });
   });
 
   it('does nothing without ECS_AGENT_URI (the local stack)', async () => {
-    const p = new ScaleInProtection(undefined, createLogger({}, 'error', () => {}));
+    const p = new ScaleInProtection(
+      undefined,
+      createLogger({}, 'error', () => {}),
+    );
     await p.acquire();
     await p.release();
     expect(calls).to.have.length(0);

@@ -51,7 +51,10 @@ describe('the worker checks a model version on its own backend before serving it
     expect(exit.code).to.equal(1);
     const crashed = w.logs.find((l) => l.event === 'worker.crashed');
     expect((crashed?.error as { message?: string } | undefined)?.message).to.match(new RegExp(`model version ${bad} failed its check`));
-    expect(w.logs.some((l) => l.event === 'worker.polling'), 'never polled').to.equal(false);
+    expect(
+      w.logs.some((l) => l.event === 'worker.polling'),
+      'never polled',
+    ).to.equal(false);
     expect((await queueCounts(stack, stack.stack.queueUrl)).visible).to.equal(1);
   });
 });

@@ -34,10 +34,15 @@ describe('sharded runs and the cold-start rule at 2,000 symbols x 40 days (embed
   let wholeManifest: RunManifest;
 
   const manifestOf = async (key: string, etag: string): Promise<RunManifest> => {
-    const status = await eventually(async () => {
-      const s = await readJson<UploadStatus>(stack, uploadStatusKey(stack.stack.bucket, key, etag)).catch(() => undefined);
-      return s?.status === 'succeeded' ? s : undefined;
-    }, `the run of ${key}`, 300_000, 250);
+    const status = await eventually(
+      async () => {
+        const s = await readJson<UploadStatus>(stack, uploadStatusKey(stack.stack.bucket, key, etag)).catch(() => undefined);
+        return s?.status === 'succeeded' ? s : undefined;
+      },
+      `the run of ${key}`,
+      300_000,
+      250,
+    );
     return readJson<RunManifest>(stack, runKey(status.runId, 'manifest'));
   };
 
@@ -112,7 +117,9 @@ describe('sharded runs and the cold-start rule at 2,000 symbols x 40 days (embed
     const runPreds = await readText(stack, runKey(manifest.runId, 'preds'));
     const late = await inProcessWorker(stack, { [WORKER_ENV.shardSymbols]: SHARD_SYMBOLS });
     try {
-      const sent = await stack.sqs.send(new SendMessageCommand({ QueueUrl: stack.stack.queueUrl, MessageBody: JSON.stringify({ command: 'shard', runId: manifest.runId, shard: 3 }) }));
+      const sent = await stack.sqs.send(
+        new SendMessageCommand({ QueueUrl: stack.stack.queueUrl, MessageBody: JSON.stringify({ command: 'shard', runId: manifest.runId, shard: 3 }) }),
+      );
       const done = await eventually(async () => late.logs.find((l) => l.event === 'message.done' && l.messageId === sent.MessageId), 'the late shard handled');
       expect(done.outcome).to.equal('settled');
     } finally {
@@ -139,11 +146,22 @@ describe('sharded runs and the cold-start rule at 2,000 symbols x 40 days (embed
     await initBackend();
     const models = new ModelSource(stack.objects, MODEL_POINTER_KEY);
     const engine = createInference(await models.current(), 'fast');
-    const deps = { config, objects: stack.objects, claims: new RunClaims(stack.objects, { workerId: 'router', ttlMs: 30_000, renewEveryMs: 10_000, log }), models, inference: () => engine, backend: 'test', sqs: stack.sqs, log };
+    const deps = {
+      config,
+      objects: stack.objects,
+      claims: new RunClaims(stack.objects, { workerId: 'router', ttlMs: 30_000, renewEveryMs: 10_000, log }),
+      models,
+      inference: () => engine,
+      backend: 'test',
+      sqs: stack.sqs,
+      log,
+    };
     const etag = await upload(stack, 'incoming/partial.csv', last10);
     // Route by hand (no worker yet), so that shard 0's input can be taken away before any worker reads it.
     const received = await eventually(async () => {
-      const r = await stack.sqs.send(new ReceiveMessageCommand({ QueueUrl: stack.stack.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, VisibilityTimeout: 60 }));
+      const r = await stack.sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: stack.stack.queueUrl, MaxNumberOfMessages: 1, WaitTimeSeconds: 1, VisibilityTimeout: 60 }),
+      );
       return r.Messages?.[0];
     }, 'the upload event');
     const outcome = await handleMessage(deps, received);
@@ -160,11 +178,18 @@ describe('sharded runs and the cold-start rule at 2,000 symbols x 40 days (embed
     try {
       const statusKey = uploadStatusKey(stack.stack.bucket, 'incoming/partial.csv', etag);
       const expected = plan.symbols.filter((_, k) => plan.shardOf[k] === 0);
-      await eventually(async () => {
-        const done = await Promise.all(Array.from({ length: plan.shards - 1 }, (_, i) => stack.objects.exists(`runs/${runId}/shards/${i + 1}/manifest.json`)));
-        const s = await readJson<UploadStatus>(stack, statusKey).catch(() => undefined);
-        return done.every(Boolean) && s?.status === 'partial' ? s : undefined;
-      }, 'the partial status', 300_000, 250);
+      await eventually(
+        async () => {
+          const done = await Promise.all(
+            Array.from({ length: plan.shards - 1 }, (_, i) => stack.objects.exists(`runs/${runId}/shards/${i + 1}/manifest.json`)),
+          );
+          const s = await readJson<UploadStatus>(stack, statusKey).catch(() => undefined);
+          return done.every(Boolean) && s?.status === 'partial' ? s : undefined;
+        },
+        'the partial status',
+        300_000,
+        250,
+      );
       const status = await readJson<UploadStatus>(stack, statusKey);
       expect(status.missing).to.deep.equal({ shards: [0], symbols: expected });
       expect(expected.length).to.be.greaterThan(100);

@@ -3,9 +3,12 @@ import { csvField, csvRecords, symbolHash } from '../../../worker/runtime/shards
 
 async function records(chunks: string[]): Promise<string[]> {
   const out: string[] = [];
-  for await (const r of csvRecords((async function* () {
-    yield* chunks;
-  })())) out.push(r);
+  for await (const r of csvRecords(
+    (async function* () {
+      yield* chunks;
+    })(),
+  ))
+    out.push(r);
   return out;
 }
 
@@ -19,9 +22,13 @@ describe('shard routing: records, the symbol field and the hash, without numeric
     const long = async (chunks: string[]) => {
       const out: string[] = [];
       try {
-        for await (const r of csvRecords((async function* () {
-          yield* chunks;
-        })(), 10)) out.push(r);
+        for await (const r of csvRecords(
+          (async function* () {
+            yield* chunks;
+          })(),
+          10,
+        ))
+          out.push(r);
       } catch (err) {
         return (err as Error).name;
       }

@@ -18,7 +18,30 @@ function el(tag, attrs, ...children) {
 }
 
 function table(headers, rows, attrs) {
-  return el('table', attrs, el('thead', {}, el('tr', {}, headers.map((h) => el('th', {}, h)))), el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c) => (c instanceof Node && c.tagName === 'TD' ? c : el('td', {}, c)))))));
+  return el(
+    'table',
+    attrs,
+    el(
+      'thead',
+      {},
+      el(
+        'tr',
+        {},
+        headers.map((h) => el('th', {}, h)),
+      ),
+    ),
+    el(
+      'tbody',
+      {},
+      rows.map((r) =>
+        el(
+          'tr',
+          {},
+          r.map((c) => (c instanceof Node && c.tagName === 'TD' ? c : el('td', {}, c))),
+        ),
+      ),
+    ),
+  );
 }
 
 const num = (v) => el('td', { class: 'num' }, v === null || v === undefined ? '-' : String(v));
@@ -46,17 +69,17 @@ function parseCsv(text) {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i];
     if (quoted) {
-      if (ch === '"' && text[i + 1] === '"') (field += '"'), i++;
+      if (ch === '"' && text[i + 1] === '"') ((field += '"'), i++);
       else if (ch === '"') quoted = false;
       else field += ch;
     } else if (ch === '"') quoted = true;
-    else if (ch === ',') record.push(field), (field = '');
+    else if (ch === ',') (record.push(field), (field = ''));
     else if (ch === '\n' || ch === '\r') {
       if (ch === '\r' && text[i + 1] === '\n') i++;
-      record.push(field), records.push(record), (record = []), (field = '');
+      (record.push(field), records.push(record), (record = []), (field = ''));
     } else field += ch;
   }
-  if (field !== '' || record.length) record.push(field), records.push(record);
+  if (field !== '' || record.length) (record.push(field), records.push(record));
   const [header = [], ...rows] = records.filter((r) => r.length > 1 || r[0] !== '');
   return { header, rows: rows.map((r) => Object.fromEntries(header.map((h, i) => [h, r[i] ?? '']))) };
 }
@@ -121,14 +144,27 @@ let chart = null;
 async function runPage(id) {
   page(`Run ${id}`);
   const run = await getJson(`/runs/${encodeURIComponent(id)}`);
-  main.append(el('p', {}, 'status ', el('span', { id: 'run-status', class: `status-${run.status}` }, run.status), run.upload ? ` · input s3://${run.upload.bucket}/${run.upload.key}` : '', run.model ? ` · model ${run.model}` : ''));
+  main.append(
+    el(
+      'p',
+      {},
+      'status ',
+      el('span', { id: 'run-status', class: `status-${run.status}` }, run.status),
+      run.upload ? ` · input s3://${run.upload.bucket}/${run.upload.key}` : '',
+      run.model ? ` · model ${run.model}` : '',
+    ),
+  );
   if (run.error) main.append(el('p', { class: 'error', id: 'run-error' }, `${run.error.kind}: ${run.error.message}`));
   if (run.status !== 'succeeded') return;
   const runId = run.runId;
   const [predsText, forecastText] = await Promise.all([getText(`/console/api/runs/${runId}/preds.csv`), getText(`/console/api/runs/${runId}/forecast.csv`)]);
   const preds = parseCsv(predsText).rows;
   const symbols = [...new Set(preds.map((r) => r.symbol))];
-  const select = el('select', { id: 'symbol' }, symbols.map((s) => el('option', { value: s }, s)));
+  const select = el(
+    'select',
+    { id: 'symbol' },
+    symbols.map((s) => el('option', { value: s }, s)),
+  );
   const title = el('h3', { id: 'mad-title' });
   const plot = el('div', { id: 'chart' });
   main.append(el('h3', {}, 'Predicted and actual open'), el('label', {}, 'symbol ', select), title, plot);
@@ -156,12 +192,25 @@ async function runPage(id) {
   draw();
 
   const forecast = parseCsv(forecastText);
-  main.append(el('h3', {}, 'Forecast'), table(forecast.header, forecast.rows.map((r) => forecast.header.map((h) => r[h])), { id: 'forecast-table' }));
+  main.append(
+    el('h3', {}, 'Forecast'),
+    table(
+      forecast.header,
+      forecast.rows.map((r) => forecast.header.map((h) => r[h])),
+      { id: 'forecast-table' },
+    ),
+  );
 
   const m = run.manifest;
   main.append(
     el('h3', {}, 'Skipped symbols'),
-    run.skipped.length ? table(['symbol', 'reason', 'row', 'column'], run.skipped.map((s) => [s.symbol, s.reason, num(s.row), s.column ?? '-']), { id: 'skipped-table' }) : el('p', { id: 'skipped-table' }, 'none'),
+    run.skipped.length
+      ? table(
+          ['symbol', 'reason', 'row', 'column'],
+          run.skipped.map((s) => [s.symbol, s.reason, num(s.row), s.column ?? '-']),
+          { id: 'skipped-table' },
+        )
+      : el('p', { id: 'skipped-table' }, 'none'),
     el('h3', {}, 'Manifest'),
     table(
       ['object', 'key', 'sha256', 'bytes'],
@@ -173,7 +222,16 @@ async function runPage(id) {
       ],
       { id: 'manifest-table' },
     ),
-    el('p', {}, el('a', { href: run.urls.predictions }, 'predictions'), ' · ', el('a', { href: run.urls.forecast }, 'forecast'), ' · ', el('a', { href: run.urls.manifest }, 'manifest.json'), ' (presigned)'),
+    el(
+      'p',
+      {},
+      el('a', { href: run.urls.predictions }, 'predictions'),
+      ' · ',
+      el('a', { href: run.urls.forecast }, 'forecast'),
+      ' · ',
+      el('a', { href: run.urls.manifest }, 'manifest.json'),
+      ' (presigned)',
+    ),
     el('details', {}, el('summary', {}, 'manifest.json'), el('pre', {}, JSON.stringify(m, null, 2))),
   );
 }
@@ -190,30 +248,52 @@ async function dailyPage() {
   main.append(el('p', {}, daily.key));
   const bySymbol = new Map();
   for (const r of daily.rows) bySymbol.set(r.symbol, [...(bySymbol.get(r.symbol) || []), r]);
-  for (const [symbol, rows] of bySymbol) main.append(el('h3', {}, symbol), table(daily.columns, rows.map((r) => daily.columns.map((c) => r[c]))));
+  for (const [symbol, rows] of bySymbol)
+    main.append(
+      el('h3', {}, symbol),
+      table(
+        daily.columns,
+        rows.map((r) => daily.columns.map((c) => r[c])),
+      ),
+    );
 }
 
 async function dlqPage() {
   page('Dead-letter queue');
   const result = el('p', { id: 'redrive-result' });
   const { messages } = await getJson('/console/api/dlq');
-  const button = el('button', {
-    id: 'redrive',
-    disabled: messages.length ? null : 'disabled',
-    onclick: async () => {
-      button.disabled = true;
-      try {
-        const r = await getJson('/console/api/dlq/redrive', { method: 'POST' });
-        result.textContent = `moved ${r.moved} message${r.moved === 1 ? '' : 's'} back to the work queue${r.failed.length ? `; ${r.failed.length} failed: ${r.failed.map((f) => f.error).join('; ')}` : ''}`;
-        result.dataset.moved = String(r.moved);
-      } catch (err) {
-        result.textContent = err.message;
-      }
+  const button = el(
+    'button',
+    {
+      id: 'redrive',
+      disabled: messages.length ? null : 'disabled',
+      onclick: async () => {
+        button.disabled = true;
+        try {
+          const r = await getJson('/console/api/dlq/redrive', { method: 'POST' });
+          result.textContent = `moved ${r.moved} message${r.moved === 1 ? '' : 's'} back to the work queue${r.failed.length ? `; ${r.failed.length} failed: ${r.failed.map((f) => f.error).join('; ')}` : ''}`;
+          result.dataset.moved = String(r.moved);
+        } catch (err) {
+          result.textContent = err.message;
+        }
+      },
     },
-  }, 'Redrive all to the work queue');
+    'Redrive all to the work queue',
+  );
   main.append(
     el('p', { id: 'dlq-count' }, `${messages.length} message${messages.length === 1 ? '' : 's'}`),
-    table(['key', 'reason', 'origin', 'receives', 'first received', 'run'], messages.map((m) => [m.key ?? '(unknown)', m.reason, m.origin, num(m.receiveCount), m.firstReceivedAt ?? '-', m.runId ? el('td', {}, el('a', { href: `#/run/${m.runId}` }, m.runId)) : '-']), { id: 'dlq-table' }),
+    table(
+      ['key', 'reason', 'origin', 'receives', 'first received', 'run'],
+      messages.map((m) => [
+        m.key ?? '(unknown)',
+        m.reason,
+        m.origin,
+        num(m.receiveCount),
+        m.firstReceivedAt ?? '-',
+        m.runId ? el('td', {}, el('a', { href: `#/run/${m.runId}` }, m.runId)) : '-',
+      ]),
+      { id: 'dlq-table' },
+    ),
     button,
     result,
   );
@@ -226,7 +306,15 @@ async function modelsPage() {
     el('p', { id: 'model-pointer' }, pointer ? `in service: ${pointer.version} (models/current.json → ${pointer.prefix})` : 'no model in service'),
     table(
       ['version', 'in service', 'status', 'keras', 'symbols', 'h5 sha256', 'scaler sha256'],
-      versions.map((v) => [v.version, v.current ? 'yes' : '', (v.registry && v.registry.status) || '-', v.kerasVersion ?? '-', num(v.symbols), el('td', {}, el('code', {}, (v.h5Sha256 || '').slice(0, 16))), el('td', {}, el('code', {}, (v.scalerSha256 || '').slice(0, 16)))]),
+      versions.map((v) => [
+        v.version,
+        v.current ? 'yes' : '',
+        (v.registry && v.registry.status) || '-',
+        v.kerasVersion ?? '-',
+        num(v.symbols),
+        el('td', {}, el('code', {}, (v.h5Sha256 || '').slice(0, 16))),
+        el('td', {}, el('code', {}, (v.scalerSha256 || '').slice(0, 16))),
+      ]),
       { id: 'models-table' },
     ),
   );
@@ -252,7 +340,10 @@ function uploadPage() {
         try {
           const accepted = await getJson('/runs', { method: 'POST', headers: { 'content-type': 'text/csv' }, body: file });
           const state = el('span', { id: 'upload-status', class: 'status-pending' }, 'pending');
-          out.replaceChildren(el('p', {}, `stored as ${accepted.upload.key}; pred_url ${accepted.pred_url}; status `, state), el('p', {}, el('a', { href: accepted.status_url }, accepted.status_url)));
+          out.replaceChildren(
+            el('p', {}, `stored as ${accepted.upload.key}; pred_url ${accepted.pred_url}; status `, state),
+            el('p', {}, el('a', { href: accepted.status_url }, accepted.status_url)),
+          );
           for (;;) {
             const s = await getJson(accepted.status_url);
             if (s.status !== 'pending') {
