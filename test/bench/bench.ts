@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --only io,inference,whole,latency,shards] [--json out.json]`: every measured figure of the README, in
+ * `npm run bench [-- --only io,inference,whole,latency,shards,daily] [--json out.json]`: every measured figure of the README, in
  * one run on this machine (medians after warm-ups; never asserted in tests), each target with its figure and its
  * ratio against a baseline measured in the same run. Writes .local/bench/results.json and results.md.
  */
@@ -15,10 +15,11 @@ import { runChild, runInferenceBench, type InferenceBenchResult } from './infere
 import { runIoBench } from './io-bench.js';
 import { runLatencyBench, type LatencyResult } from './latency-bench.js';
 import { fmt } from './stats.js';
+import { runDailyBench } from './daily-bench.js';
 import { runShardBench } from './shard-bench.js';
 import { runWholeProcessBench, type WholeProcessResult } from './whole-process-bench.js';
 
-const PARTS = ['io', 'inference', 'whole', 'latency', 'shards'] as const;
+const PARTS = ['io', 'inference', 'whole', 'latency', 'shards', 'daily'] as const;
 const OUT_DIR = path.join(repoRoot, '.local/bench');
 
 interface Target {
@@ -218,6 +219,10 @@ async function main(): Promise<void> {
   if (only.includes('shards')) {
     console.log('\n== 10,000 symbols x 40 days, sharded, 1 and 2 workers ==');
     results.shards = await runShardBench();
+  }
+  if (only.includes('daily')) {
+    console.log('\n== 10,000-symbol daily upload with 30 days of history, 2 workers ==');
+    results.daily = await runDailyBench();
   }
   meta.loadAfter = load();
   const rows = targets(results);
