@@ -93,16 +93,30 @@ export async function updateDailyFile(
   log: Logger = ctx.log,
 ): Promise<HistoryObject | null> {
   if (added.length === 0) return null;
+  let earliest = Infinity;
+  let newest = -Infinity;
+  for (const r of added) {
+    earliest = Math.min(earliest, r.day);
+    newest = Math.max(newest, r.day);
+  }
+  return updateDailyFileForDays(ctx, model, inference, { earliest, newest }, log);
+}
+
+/** The same, from the range of days a run added (a sharded run's finisher knows the days, not the rows). */
+export async function updateDailyFileForDays(
+  ctx: RunContext,
+  model: LoadedModel,
+  inference: InferenceEngine,
+  { earliest, newest }: { earliest: number; newest: number },
+  log: Logger = ctx.log,
+): Promise<HistoryObject | null> {
   const store = historyOf(ctx.objects);
   const days = ctx.config.dailyWindowDays;
-  let earliest = Infinity;
-  for (const r of added) earliest = Math.min(earliest, r.day);
   for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
     const current = await readCurrent(ctx);
     const latestDay = await store.lastDay(ctx.signal);
     if (latestDay === undefined) return null;
     const first = latestDay - days + 1;
-    const newest = added.reduce((m, r) => Math.max(m, r.day), -Infinity);
     if (newest < first) return null;
     const meta: DailyMeta = { model: model.metadata.version, days };
     const reuse = current && current.meta.model === meta.model && current.meta.days === meta.days;

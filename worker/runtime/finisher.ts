@@ -1,6 +1,8 @@
 import os from 'node:os';
 import { paginateListObjectsV2 } from '@aws-sdk/client-s3';
 import { runKey, shardKey, shardsPrefix, uploadStatusKey } from '../../shared/layout.js';
+import { updateDailyFileForDays } from './daily.js';
+import { dayNumber } from './history.js';
 import type { HistoryObject, OutputObject, RunManifest, SymbolStatus, UploadStatus } from '../../shared/manifest.js';
 import { publishPredictions } from './outputs.js';
 import type { RunContext } from './run.js';
@@ -135,6 +137,16 @@ export async function settleShardedRun(ctx: RunContext, plan: ShardPlan): Promis
 
   const statusOf = new Map<string, SymbolStatus>();
   for (const m of manifests) for (const s of m.symbols) statusOf.set(s.symbol, s);
+  // The shards added their rows to the history: the daily file is brought up to date once, for the whole upload.
+  let earliest = Infinity;
+  let newest = -Infinity;
+  for (const s of statusOf.values()) {
+    if (s.status !== 'ok') continue;
+    earliest = Math.min(earliest, dayNumber(s.firstDate));
+    newest = Math.max(newest, dayNumber(s.lastDate));
+  }
+  const dailyModel = await ctx.models.current(ctx.signal);
+  const daily = earliest <= newest ? await updateDailyFileForDays(ctx, dailyModel, ctx.inference(dailyModel), { earliest, newest }) : null;
   const sum = (f: (c: RunManifest['counts']) => number) => manifests.reduce((n, m) => n + f(m.counts), 0);
   const first = manifests[0]!;
   const manifest: RunManifest = {
@@ -158,7 +170,7 @@ export async function settleShardedRun(ctx: RunContext, plan: ShardPlan): Promis
     timings: { finishMs: Math.round(performance.now() - t0), eventToDoneMs: Date.now() - Date.parse(r.eventTime) },
     startedAt: r.eventTime,
     finishedAt: new Date().toISOString(),
-    outputs: { preds: predsObject, forecast: forecastObject, published: publication.published },
+    outputs: { preds: predsObject, forecast: forecastObject, published: publication.published, ...(daily ? { daily } : {}) },
     shards: manifests.map((m, i) => ({
       shard: i,
       symbols: plan.objects[i]!.symbols,

@@ -132,6 +132,8 @@ describe('sharded runs and the cold-start rule at 2,000 symbols x 40 days (embed
     expect(manifest.input.sha256).to.equal(wholeManifest.input.sha256);
     expect(manifest.shards!.map((s) => s.shard)).to.deep.equal([0, 1, 2, 3, 4, 5, 6]);
     expect(manifest.shards!.reduce((n, s) => n + s.symbols, 0)).to.equal(SYMBOLS);
+    // The finisher brings the daily file up to date for the whole upload, as an unsharded run does.
+    expect(manifest.outputs.daily?.key).to.equal('daily/latest_preds.csv');
     for (const s of manifest.shards!) {
       expect(s.manifest.key).to.equal(`runs/${manifest.runId}/shards/${s.shard}/manifest.json`);
       const bytes = Buffer.from((await stack.objects.getBytes(s.manifest.key)).body);
