@@ -17,6 +17,11 @@ export interface ScaleInProtectionOptions {
 export class ScaleInProtection {
   private held = 0;
   private renewal: NodeJS.Timeout | undefined;
+
+  /** True while a renewal is scheduled (something is held). */
+  get renewing(): boolean {
+    return this.renewal !== undefined;
+  }
   private readonly expiresInMinutes: number;
   private readonly renewEveryMs: number;
 

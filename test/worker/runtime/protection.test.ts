@@ -59,7 +59,7 @@ describe('ECS task scale-in protection', () => {
     await p.release();
     const after = calls.length;
     expect(calls.at(-1)!.body).to.deep.equal({ ProtectionEnabled: false });
-    await new Promise((r) => setTimeout(r, 150)); // three renewal periods: none may come after the release
+    expect(p.renewing, 'no renewal scheduled after the release').to.equal(false);
     expect(calls.length).to.equal(after);
   });
 
